@@ -1,0 +1,77 @@
+import type { Generations, SyncState } from '../sync/state.js';
+
+/** The role a node holds (SPEC §1). */
+export type Role = 'primary' | 'secondary' | 'standalone';
+
+/** Whether a node's persisted state says it is part of a cluster. */
+export type HaMode = 'standalone' | 'ha';
+
+/** Operator requests one node asks the other to carry out, carried in heartbeats until acked. */
+export type PeerRequestKind = 'takeover' | 'reboot' | 'shutdown';
+
+export interface PeerRequest {
+  /** Increasing per sender boot; the receiver acks by echoing it. */
+  readonly id: number;
+  readonly kind: PeerRequestKind;
+  /** Carried for `takeover`: skip the sync veto (operator force, recorded). */
+  readonly force: boolean;
+}
+
+/** What a node reports of one interface's next hops: the weighted sum of reachable targets. */
+export interface InterfaceReach {
+  readonly interface: string;
+  /** Sum of the weights of targets currently judged reachable. */
+  readonly score: number;
+  /** Sum of the weights of all configured targets on this interface. */
+  readonly total: number;
+  /** False until every target on the interface has a judged state (enough probes done). */
+  readonly ready: boolean;
+}
+
+/**
+ * The state one node tells the other in every heartbeat: everything the peer needs to decide.
+ * It is the authenticated body of the heartbeat wire format (src/core/wire/codec.ts).
+ */
+export interface PeerReport {
+  readonly mode: HaMode;
+  /** Cluster UUID; null until the node has created or adopted one. */
+  readonly uuid: string | null;
+  readonly role: Role;
+  /** Highest role term this node knows; each promotion takes max(known) + 1. */
+  readonly term: number;
+  /** True while the node is in its start-up hold (not yet elected). */
+  readonly starting: boolean;
+  readonly sync: SyncState;
+  readonly generations: Generations;
+  /** True when this node could be promoted automatically right now (no veto). */
+  readonly canTakeOver: boolean;
+  readonly nextHops: readonly InterfaceReach[];
+  /** Set by a primary that is handing the service over to its peer: promote now. */
+  readonly yieldingTo: string | null;
+  /** An operator request this node asks its peer to carry out. */
+  readonly request: PeerRequest | null;
+  /** The id of the last peer request this node accepted. */
+  readonly ack: number | null;
+  /** True when the node is about to stop (reboot/shutdown): the peer may take over at once. */
+  readonly leaving: boolean;
+}
+
+/** A heartbeat as it travels: addressing and anti-replay fields, then the report. */
+export interface Heartbeat {
+  /** Cluster name: a packet of another cluster is rejected. */
+  readonly cluster: string;
+  readonly from: string;
+  readonly to: string;
+  /**
+   * The heartbeat path (interface name, the same on both nodes) the sender sent this copy on.
+   * Authenticated, so that a copy captured on one path cannot be replayed to fake another path.
+   */
+  readonly path: string;
+  /** Random per process start (16 hex characters), chosen by the shell. */
+  readonly bootId: string;
+  /** Strictly increasing per bootId across all paths (each copy has its own), from 1. */
+  readonly seq: number;
+  /** Sender's wall clock at sending, milliseconds since the epoch. */
+  readonly sentAt: number;
+  readonly report: PeerReport;
+}
