@@ -6,8 +6,14 @@ export type Role = 'primary' | 'secondary' | 'standalone';
 /** Whether a node's persisted state says it is part of a cluster. */
 export type HaMode = 'standalone' | 'ha';
 
-/** Operator requests one node asks the other to carry out, carried in heartbeats until acked. */
-export type PeerRequestKind = 'takeover' | 'reboot' | 'shutdown';
+/**
+ * Operator requests one node asks the other to carry out, carried in heartbeats until acked:
+ * `takeover` (hand the service over to me), `reboot`/`shutdown` (of the receiver),
+ * `reboot-cluster` (the primary orchestrates it), `discard-data` (split-brain recovery: the
+ * receiver keeps its diverged data aside and resynchronizes from the sender).
+ */
+export const PEER_REQUEST_KINDS = ['takeover', 'reboot', 'shutdown', 'reboot-cluster', 'discard-data'] as const;
+export type PeerRequestKind = (typeof PEER_REQUEST_KINDS)[number];
 
 export interface PeerRequest {
   /** Increasing per sender boot; the receiver acks by echoing it. */
@@ -16,6 +22,9 @@ export interface PeerRequest {
   /** Carried for `takeover`: skip the sync veto (operator force, recorded). */
   readonly force: boolean;
 }
+
+export const YIELD_CAUSES = ['next-hop', 'operator', 'leaving'] as const;
+export type YieldCause = (typeof YIELD_CAUSES)[number];
 
 /** What a node reports of one interface's next hops: the weighted sum of reachable targets. */
 export interface InterfaceReach {
@@ -48,6 +57,8 @@ export interface PeerReport {
   readonly nextHops: readonly InterfaceReach[];
   /** Set by a primary that is handing the service over to its peer: promote now. */
   readonly yieldingTo: string | null;
+  /** Why the primary is yielding; a `next-hop` handover counts for both nodes' flap limiters. */
+  readonly yieldCause: YieldCause | null;
   /** An operator request this node asks its peer to carry out. */
   readonly request: PeerRequest | null;
   /** The id of the last peer request this node accepted. */

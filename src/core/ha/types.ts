@@ -1,0 +1,141 @@
+import type { CoreConfig } from '../config.js';
+import type { MonitorState } from '../nexthop/monitor.js';
+import type { Generations, SyncState } from '../sync/state.js';
+import type { Instant, Millis } from '../time.js';
+import type { RejectReason } from '../wire/codec.js';
+import type { ReplayGuard } from '../wire/replay.js';
+import type { FlapState } from './flap.js';
+import type { HaMode, PeerReport, PeerRequest, Role, YieldCause } from './report.js';
+
+/** What a node keeps in its state directory across restarts. */
+export interface Persisted {
+  /** Null on a node that has never run: it pairs up on its own when its config names both nodes. */
+  readonly mode: HaMode | null;
+  readonly uuid: string | null;
+  /** Highest role term known; a promotion takes max(known, peer's) + 1. */
+  readonly term: number;
+  readonly generations: Generations;
+  /** Makes generation ids unique per node: `<node>:<term>.<counter>`. */
+  readonly generationCounter: number;
+}
+
+/** What the shell hands the core at start: persisted state and the randomness the core may not make. */
+export interface StartFacts {
+  readonly at: Instant;
+  /** Random per process start (16 hex characters). */
+  readonly bootId: string;
+  /** A fresh random UUID, used only if this node creates the cluster UUID. */
+  readonly freshUuid: string;
+  readonly persisted: Persisted | null;
+  readonly sync: SyncState;
+}
+
+export type OperatorAction =
+  /** Manual takeover on this node; `force` skips the sync veto (recorded: data may be lost). */
+  | { readonly type: 'takeover'; readonly force: boolean }
+  | { readonly type: 'reboot' | 'shutdown'; readonly target: 'this' | 'other' }
+  /** Restart both nodes, secondary first, with one planned handover and no unplanned takeover. */
+  | { readonly type: 'reboot-cluster' }
+  /** A standalone node becomes the first node of a cluster; `config` now names the peer. */
+  | { readonly type: 'convert-to-cluster'; readonly config: CoreConfig }
+  /** A node in `Half` adopts the cluster's UUID and becomes its secondary. */
+  | { readonly type: 'join-ha' }
+  /** Split-brain recovery: keep `keep`'s data, set the other node's diverged data aside, resync. */
+  | { readonly type: 'resolve-split-brain'; readonly keep: 'this' | 'other' }
+  | { readonly type: 'clear-flap-hold' };
+
+export type Input =
+  | { readonly kind: 'tick'; readonly at: Instant }
+  | { readonly kind: 'datagram'; readonly at: Instant; readonly path: string; readonly bytes: Uint8Array }
+  | { readonly kind: 'probe-reply'; readonly at: Instant; readonly interface: string; readonly address: string; readonly seq: number }
+  | { readonly kind: 'sync'; readonly at: Instant; readonly state: SyncState }
+  /** A changed configuration applied live (next hops, timing): no reboot needed. */
+  | { readonly kind: 'config'; readonly at: Instant; readonly config: CoreConfig }
+  | { readonly kind: 'operator'; readonly at: Instant; readonly action: OperatorAction };
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Events worth an alert (webhook, system monitor); each is also logged. */
+export type AlertEvent =
+  | 'role-change' | 'peer-lost' | 'peer-found' | 'takeover-vetoed' | 'veto-cleared' | 'forced-takeover'
+  | 'split-brain' | 'split-brain-resolved' | 'flap-hold' | 'cluster-broken' | 'handover-failed'
+  | 'reboot-cluster-aborted' | 'heartbeat-path-down' | 'heartbeat-path-up';
+
+export type Effect =
+  | { readonly kind: 'send'; readonly path: string; readonly bytes: Uint8Array }
+  | { readonly kind: 'probe'; readonly interface: string; readonly address: string; readonly seq: number }
+  /** Add the VIPs, send gratuitous ARP, run on_primary (or, standalone, start serving). */
+  | { readonly kind: 'acquire-service' }
+  /** Run on_secondary, remove the VIPs. */
+  | { readonly kind: 'release-service' }
+  /** Re-send gratuitous ARP for the VIPs we own (after a partition heals). */
+  | { readonly kind: 'announce' }
+  | { readonly kind: 'persist'; readonly persisted: Persisted }
+  | { readonly kind: 'log'; readonly level: LogLevel; readonly event: string; readonly message: string }
+  | { readonly kind: 'alert'; readonly event: AlertEvent; readonly message: string }
+  | { readonly kind: 'reboot-node' | 'shutdown-node' }
+  /** Split-brain recovery on the discarded node: move its diverged data aside (never delete), resync. */
+  | { readonly kind: 'preserve-diverged-data'; readonly generation: string }
+  /** A node that joined or was discarded needs a full resynchronization from its peer. */
+  | { readonly kind: 'full-resync' };
+
+export interface PeerContact {
+  readonly report: PeerReport;
+  /** When the last authentic report arrived (monotonic). */
+  readonly at: Millis;
+  readonly bootId: string;
+}
+
+export interface NodeState {
+  readonly config: CoreConfig;
+  readonly bootId: string;
+  readonly freshUuid: string;
+  readonly persisted: Persisted;
+  readonly role: Role;
+  /** Why this node holds its role, in words for the log and the status. */
+  readonly reason: string;
+  readonly roleSince: Millis;
+  /** Whether the service (VIPs, hooks) is held by this node right now. */
+  readonly serving: boolean;
+  /** Term of the current primary tenure; meaningful while primary. */
+  readonly primaryTerm: number;
+  /** End of the start-up hold; null once elected. */
+  readonly startingUntil: Millis | null;
+  readonly sync: SyncState;
+  /** Last authentic heartbeat per path (monotonic), null if never. */
+  readonly lastHeard: Readonly<Record<string, Millis | null>>;
+  readonly peer: PeerContact | null;
+  /** Liveness as last judged, to act on edges (peer lost / found) exactly once. */
+  readonly peerAlive: boolean;
+  readonly pathUp: Readonly<Record<string, boolean>>;
+  readonly replay: ReplayGuard;
+  readonly seq: number;
+  readonly nextHeartbeatAt: Millis;
+  readonly monitor: MonitorState;
+  /** Since when the comparative rule has held (peer reaches more), null if it does not. */
+  readonly ruleSince: Millis | null;
+  readonly flap: FlapState;
+  readonly yielding: { readonly to: string; readonly cause: YieldCause; readonly since: Millis } | null;
+  readonly outgoing: PeerRequest | null;
+  readonly nextRequestId: number;
+  /** The last peer request accepted, per peer boot (ids restart when the peer restarts). */
+  readonly acked: { readonly bootId: string; readonly id: number } | null;
+  /** Operator forced a takeover: promote on handover even though vetoed. */
+  readonly forcing: boolean;
+  readonly leaving: { readonly kind: 'reboot' | 'shutdown'; readonly since: Millis; readonly done: boolean } | null;
+  readonly rebootCluster: { readonly since: Millis; readonly peerBootId: string | null } | null;
+  /** After a detected freeze, liveness is not judged until this time. */
+  readonly graceUntil: Millis | null;
+  readonly lastTickAt: Millis;
+  /** A takeover that is demanded but vetoed or limited, with why; logged once per change. */
+  readonly blocked: string | null;
+  readonly counters: {
+    readonly accepted: number;
+    readonly rejected: Readonly<Record<RejectReason, number>>;
+  };
+}
+
+export interface StepResult {
+  readonly state: NodeState;
+  readonly effects: readonly Effect[];
+}
