@@ -8,6 +8,7 @@ import { hmacSha256 } from '../adapters/crypto/hmac.js';
 import type { CoreConfig, NodeSpec } from '../core/config.js';
 import { initNode, step, type Capabilities } from '../core/ha/node.js';
 import { describeNode, type NodeStatus } from '../core/ha/status.js';
+import type { Role } from '../core/ha/report.js';
 import type { Effect, Input, OperatorAction, Persisted } from '../core/ha/types.js';
 import type { SyncState } from '../core/sync/state.js';
 import type { Instant, Millis } from '../core/time.js';
@@ -52,6 +53,7 @@ interface SimNode {
   serving: boolean;
   boots: number;
   tickTimer: number;
+  forced: boolean;
 }
 
 export interface ServingChange { readonly at: Millis; readonly node: NodeName; readonly serving: boolean }
@@ -108,7 +110,7 @@ export class Simulation {
     for (const n of NODE_NAMES) for (const i of this.interfaces) this.reach.set(`${n}/${i}`, { up: true, lossPct: 0 });
     const mk = (name: NodeName): SimNode => ({
       name, state: null, running: false, frozenUntil: null, backlog: [], persisted: null,
-      sync: opts.sync?.[name] ?? 'UpToDate', serving: false, boots: 0, tickTimer: 0,
+      sync: opts.sync?.[name] ?? 'UpToDate', serving: false, boots: 0, tickTimer: 0, forced: false,
     });
     this.nodes = { a: mk('a'), b: mk('b') };
     const cfg = { profile: this.profile, paths: this.paths, interfaces: this.interfaces };
@@ -140,6 +142,7 @@ export class Simulation {
     if (n.running) this.deliver(n, { kind: 'sync', at: this.instant(node), state: sync });
   }
   operator(node: NodeName, action: OperatorAction): void {
+    if (action.type === 'takeover' && action.force) this.nodes[node].forced = true;
     this.deliver(this.nodes[node], { kind: 'operator', at: this.instant(node), action });
   }
   /** SIGKILL: the process dies with its memory; VIPs stay in the kernel until it restarts. */
@@ -164,6 +167,10 @@ export class Simulation {
   // ---- Observation ----------------------------------------------------------------------------
 
   isServing(node: NodeName): boolean { return this.nodes[node].serving; }
+  role(node: NodeName): Role | null { return this.nodes[node].state?.role ?? null; }
+  syncOf(node: NodeName): SyncState { return this.nodes[node].sync; }
+  /** Whether the operator forced a takeover on `node` (the sync veto may be skipped). */
+  wasForced(node: NodeName): boolean { return this.nodes[node].forced; }
   isRunning(node: NodeName): boolean { return this.nodes[node].running && this.nodes[node].frozenUntil === null; }
   servingNodes(): NodeName[] { return NODE_NAMES.filter((n) => this.nodes[n].serving); }
   status(node: NodeName): NodeStatus | null {

@@ -411,7 +411,8 @@ function decide(state: NodeState, out: Out): NodeState {
   const report = s.peerAlive ? (s.peer?.report ?? null) : null;
   if (s.startingUntil !== null) {
     if (report === null && out.now < s.startingUntil) return s;
-    s = { ...s, startingUntil: null };
+    const peerName = s.config.peer?.name ?? 'peer';
+    s = { ...s, startingUntil: null, reason: report?.role === 'primary' ? `${peerName} is primary` : 'start-up: election' };
     if (report === null) return demand(s, 'start-up hold passed without hearing the peer', out);
   }
   if (s.role === 'primary') return decidePrimary(s, report, out);
@@ -479,7 +480,12 @@ function decideSecondary(s: NodeState, report: PeerReport | null, out: Out): Nod
     out.alert('handover-failed', `the peer did not take the service within ${t.handoverTimeoutMs} ms; the election decides again`);
     s = { ...s, yielding: null };
   }
-  if (report === null) return demand(s, 'peer unreachable on every heartbeat path', out);
+  // Fix: a node that never heard its peer keeps the start-up wording. A vetoed start-up promotion
+  // used to be demanded again on the next tick as "peer unreachable", a different reason: the
+  // status flipped and the takeover-vetoed alert was raised twice for one blocked takeover.
+  if (report === null) {
+    return demand(s, s.peer === null ? 'start-up hold passed without hearing the peer' : 'peer unreachable on every heartbeat path', out);
+  }
   if (report.yieldingTo === selfName && report.role !== 'primary') {
     let next = s;
     if (report.yieldCause === 'next-hop') next = { ...next, flap: recordSwitch(next.flap, out.now, t).state };
@@ -496,7 +502,7 @@ function decideSecondary(s: NodeState, report: PeerReport | null, out: Out): Nod
  * only once the data are caught up, so adopting here is what "in sync" means for generations.
  */
 function followPrimary(s: NodeState, report: PeerReport, out: Out): NodeState {
-  let next: NodeState = { ...s, blocked: clearBlocked(s, out), reason: 'peer is primary' };
+  let next: NodeState = { ...s, blocked: clearBlocked(s, out) };
   if (s.sync === 'UpToDate' && compareGenerations(s.persisted.generations, report.generations) === 'behind') {
     const persisted = { ...s.persisted, generations: report.generations };
     out.persist(persisted);

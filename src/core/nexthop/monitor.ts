@@ -91,7 +91,10 @@ export function tickMonitor(
   return { state: { targets, nextSeq }, probes, changes };
 }
 
-/** An echo reply arrived; one that matches no probe in flight (late, duplicate, forged) is ignored. */
+/**
+ * An echo reply arrived; one that matches no probe in flight (late, duplicate, forged) is ignored.
+ * Probes of the same target sent before the answered one count as misses (see below).
+ */
 export function replyMonitor(
   state: MonitorState,
   reply: Probe,
@@ -102,7 +105,15 @@ export function replyMonitor(
     t.target.address === reply.address && t.inFlight.some((p) => p.seq === reply.seq));
   const t = state.targets[index];
   if (t === undefined) return { state, changes, matched: false };
-  const answered = record({ ...t, inFlight: t.inFlight.filter((p) => p.seq !== reply.seq) }, true, timing, changes);
+  // Fix: the outcomes must stay in the order the probes were sent. A probe that was lost used to
+  // be recorded only at its timeout, i.e. after the replies to up to two later probes, so it
+  // broke their rise streak (a lost probe followed by `probeRise` replies did not bring the
+  // target up) and shifted the k-of-n window. An echo from a next hop on the local segment
+  // comes back in order: a reply to a later probe means the earlier ones in flight were lost.
+  const at = t.inFlight.findIndex((p) => p.seq === reply.seq);
+  let answered: TargetState = { ...t, inFlight: t.inFlight.slice(at + 1) };
+  for (let i = 0; i < at; i++) answered = record(answered, false, timing, changes);
+  answered = record(answered, true, timing, changes);
   return { state: { ...state, targets: state.targets.map((x, i) => (i === index ? answered : x)) }, changes, matched: true };
 }
 

@@ -18,6 +18,12 @@ export function compareReach(
   if (mine.length !== theirs.length || !mine.every((m) => theirs.some((t) => t.interface === m.interface))) {
     return { kind: 'not-comparable', reason: 'the nodes monitor different interfaces' };
   }
+  // Fix: weighted sums are comparable only when both nodes weight each interface alike. With
+  // different totals (e.g. two targets on ext0 here, one there) the sums differed with both nodes
+  // reaching everything, and a healthy primary was forced to hand over. Don't act on that.
+  if (!mine.every((m) => theirs.some((t) => t.interface === m.interface && t.total === m.total))) {
+    return { kind: 'not-comparable', reason: 'the nodes weight their next hops differently (totals differ)' };
+  }
   if (!mine.every((r) => r.ready)) return { kind: 'not-comparable', reason: 'own next-hop view not judged yet' };
   if (!theirs.every((r) => r.ready)) return { kind: 'not-comparable', reason: "peer's next-hop view not judged yet" };
   const sum = (list: readonly InterfaceReach[]) => list.reduce((acc, r) => acc + r.score, 0);

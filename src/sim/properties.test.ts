@@ -1,0 +1,128 @@
+/**
+ * Property-based fault sequences on the simulated cluster (fast-check): whatever faults happen
+ * and in whatever order, the invariants of SPEC §1–§3 hold.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { SYNC_STATES } from '../core/sync/state.js';
+import { TIMING_PROFILE_NAMES, TIMING_PROFILES, type TimingProfile } from '../core/timing.js';
+import { nextHopTakeoverBound, peerDeathTakeoverBound, settleBound } from './bounds.js';
+import { InvariantMonitor, servingSwitches } from './invariants.js';
+import { NODE_NAMES, Simulation } from './simulation.js';
+
+const STEADY_AT = 8000;
+const node = fc.constantFrom(...NODE_NAMES);
+const path = fc.constantFrom('ha0', 'ext0');
+const iface = fc.constantFrom('ext0', 'int0');
+
+/** One fault, applied at `at` ms after the cluster is steady. */
+const fault = fc.record({
+  at: fc.integer({ min: 0, max: 60_000 }),
+  action: fc.oneof(
+    fc.record({ kind: fc.constant('cut' as const), path, cut: fc.boolean() }),
+    fc.record({ kind: fc.constant('path-loss' as const), path, pct: fc.integer({ min: 0, max: 20 }) }),
+    fc.record({ kind: fc.constant('next-hop' as const), node, iface, up: fc.boolean() }),
+    fc.record({ kind: fc.constant('probe-loss' as const), node, iface, pct: fc.integer({ min: 0, max: 30 }) }),
+    fc.record({ kind: fc.constant('crash' as const), node, downMs: fc.integer({ min: 100, max: 10_000 }) }),
+    fc.record({ kind: fc.constant('freeze' as const), node, ms: fc.integer({ min: 50, max: 4000 }) }),
+    fc.record({ kind: fc.constant('sync' as const), node, state: fc.constantFrom(...SYNC_STATES) }),
+  ),
+});
+type Fault = typeof fault extends fc.Arbitrary<infer F> ? F : never;
+
+function apply(sim: Simulation, f: Fault['action']): void {
+  switch (f.kind) {
+    case 'cut': sim.cutPath(f.path, f.cut); break;
+    case 'path-loss': sim.setPathLoss(f.path, f.pct); break;
+    case 'next-hop': sim.setNextHop(f.node, f.iface, f.up); break;
+    case 'probe-loss': sim.setProbeLoss(f.node, f.iface, f.pct); break;
+    case 'crash':
+      sim.crash(f.node);
+      sim.queue.at(sim.now + f.downMs, () => { sim.restart(f.node); });
+      break;
+    case 'freeze': sim.freeze(f.node, f.ms); break;
+    case 'sync': sim.setSync(f.node, f.state); break;
+  }
+}
+
+function steady(t: TimingProfile, seed: number): { sim: Simulation; inv: InvariantMonitor } {
+  const sim = new Simulation({ profile: t, seed, keepLogs: false });
+  const inv = new InvariantMonitor(sim, settleBound(t));
+  sim.runUntil(STEADY_AT);
+  return { sim, inv };
+}
+
+for (const name of TIMING_PROFILE_NAMES) {
+  const t = TIMING_PROFILES[name];
+  describe(`invariants under random fault sequences, ${name} profile`, () => {
+    it('never two primaries while a heartbeat path is up; never an automatic promotion out of sync', () => {
+      fc.assert(fc.property(fc.array(fault, { maxLength: 12 }), fc.integer(), (faults, seed) => {
+        const { sim, inv } = steady(t, seed);
+        for (const f of faults) sim.queue.at(STEADY_AT + f.at, () => { apply(sim, f.action); });
+        sim.runUntil(STEADY_AT + 70_000);
+        assert.deepEqual(inv.violations.slice(0, 2), []);
+      }), { numRuns: 15 });
+    });
+
+    it('equal loss of a shared next hop (within the tolerated skew, with probe loss) never moves the role', () => {
+      const tolerated = name === 'default' ? 2000 : 400;
+      fc.assert(fc.property(
+        fc.integer({ min: 0, max: tolerated }), iface, fc.integer({ min: 0, max: 10 }), fc.boolean(), fc.integer(),
+        (skew, i, lossPct, primaryFirst, seed) => {
+          const { sim, inv } = steady(t, seed);
+          for (const n of NODE_NAMES) sim.setProbeLoss(n, i, lossPct);
+          const [first, second] = primaryFirst ? ['a', 'b'] as const : ['b', 'a'] as const;
+          sim.setNextHop(first, i, false);
+          sim.runFor(skew);
+          sim.setNextHop(second, i, false);
+          sim.runFor(15_000);
+          assert.deepEqual(servingSwitches(sim, STEADY_AT), []);
+          assert.deepEqual(inv.violations, []);
+        },
+      ), { numRuns: 25 });
+    });
+
+    it('every takeover the rule demands happens within the bound, whatever the phase', () => {
+      fc.assert(fc.property(fc.integer({ min: 0, max: 1000 }), iface, fc.integer(), (phase, i, seed) => {
+        const { sim } = steady(t, seed);
+        sim.runFor(phase);
+        const t0 = sim.now;
+        sim.setNextHop('a', i, false);
+        sim.runFor(nextHopTakeoverBound(t) + 50);
+        const at = sim.servingSince('b', t0);
+        assert.ok(at !== null && at - t0 <= nextHopTakeoverBound(t), `took ${at === null ? '∞' : at - t0} ms`);
+      }), { numRuns: 25 });
+    });
+
+    it('a dead or frozen primary is replaced within the bound, whatever the phase', () => {
+      fc.assert(fc.property(fc.integer({ min: 0, max: 1000 }), fc.boolean(), fc.integer(), (phase, freeze, seed) => {
+        const { sim } = steady(t, seed);
+        sim.runFor(phase);
+        const t0 = sim.now;
+        if (freeze) sim.freeze('a', 10_000);
+        else sim.crash('a');
+        sim.runFor(peerDeathTakeoverBound(t) + 50);
+        const at = sim.servingSince('b', t0);
+        assert.ok(at !== null && at - t0 <= peerDeathTakeoverBound(t), `took ${at === null ? '∞' : at - t0} ms`);
+      }), { numRuns: 25 });
+    });
+
+    it('the flap limiter bounds next-hop switches, whatever the next hops do', () => {
+      const toggle = fc.record({ at: fc.integer({ min: 0, max: 600_000 }), node, up: fc.boolean() });
+      fc.assert(fc.property(fc.array(toggle, { minLength: 5, maxLength: 60 }), fc.integer(), (toggles, seed) => {
+        const { sim, inv } = steady(t, seed);
+        for (const g of toggles) sim.queue.at(STEADY_AT + g.at, () => { sim.setNextHop(g.node, 'ext0', g.up); });
+        sim.runUntil(STEADY_AT + 600_000);
+        const switches = servingSwitches(sim, STEADY_AT);
+        for (const [k, s] of switches.entries()) {
+          const previous = switches[k - 1];
+          if (previous !== undefined) assert.ok(s.at - previous.at >= t.minDwellMs, 'minimum dwell');
+          const inWindow = switches.filter((x) => x.at > s.at - t.flapWindowMs && x.at <= s.at).length;
+          assert.ok(inWindow <= t.flapMaxSwitches, `${inWindow} switches in one window`);
+        }
+        assert.deepEqual(inv.violations, []);
+      }), { numRuns: 3 });
+    });
+  });
+}
