@@ -81,7 +81,10 @@ export function initNode(config: CoreConfig, facts: StartFacts): StepResult {
 
 export function step(state: NodeState, input: Input, caps: Capabilities): StepResult {
   const out = new Out(input.at);
-  let s = state;
+  // Fix: a freeze is noticed on whatever input comes first after it, not only on a tick. An event
+  // loop resumed from poll reads pending I/O (a late echo reply, a sync event) before it runs its
+  // timers; judging liveness on such an input took over before the queued heartbeats were read.
+  let s = noticeFreeze(state, out);
   switch (input.kind) {
     case 'tick':
       s = onTick(s, out);
@@ -147,16 +150,19 @@ function zeroCounts(): Record<RejectReason, number> {
 // ---------------------------------------------------------------------------------------------
 // Inputs
 
+function noticeFreeze(s: NodeState, out: Out): NodeState {
+  const t = s.config.timing;
+  if (out.now - s.lastTickAt <= t.freezeGapMs) return s;
+  // We were frozen (SIGSTOP, VM pause, starved CPU): heartbeats that arrived meanwhile are
+  // still queued, and probes in flight tell nothing. Judge nothing until they are read.
+  out.log('warn', 'freeze', `no tick for ${Math.round(out.now - s.lastTickAt)} ms: this node was frozen; holding judgement for ${t.freezeGraceMs} ms`);
+  // lastTickAt moves on too, so that the inputs read next are not taken for another freeze.
+  return { ...s, lastTickAt: out.now, graceUntil: out.now + t.freezeGraceMs, monitor: forgetInFlight(s.monitor, out.now, t) };
+}
+
 function onTick(state: NodeState, out: Out): NodeState {
   const t = state.config.timing;
-  let s = state;
-  if (out.now - s.lastTickAt > t.freezeGapMs) {
-    // We were frozen (SIGSTOP, VM pause, starved CPU): heartbeats that arrived meanwhile are
-    // still queued, and probes in flight tell nothing. Judge nothing until they are read.
-    out.log('warn', 'freeze', `no tick for ${Math.round(out.now - s.lastTickAt)} ms: this node was frozen; holding judgement for ${t.freezeGraceMs} ms`);
-    s = { ...s, graceUntil: out.now + t.freezeGraceMs, monitor: forgetInFlight(s.monitor, out.now, t) };
-  }
-  s = { ...s, lastTickAt: out.now };
+  const s = { ...state, lastTickAt: out.now };
   const m = tickMonitor(s.monitor, out.now, t);
   for (const p of m.probes) out.push({ kind: 'probe', ...p });
   logJudgements(m.changes, out);
@@ -285,6 +291,11 @@ function describeAction(a: OperatorAction): string {
 function request(s: NodeState, kind: PeerRequestKind, force: boolean, out: Out): NodeState {
   if (s.config.peer === null) {
     out.log('warn', 'operator', `${kind}: this node has no peer`);
+    return s;
+  }
+  // A request must not wait for a peer that comes back much later and then reboots at once.
+  if (!s.peerAlive) {
+    out.log('warn', 'operator', `${kind}: the other node is not reachable; nothing was sent`);
     return s;
   }
   out.urgent = true;
@@ -447,7 +458,8 @@ function decidePrimary(s: NodeState, report: PeerReport | null, out: Out): NodeS
     // the role, as the most recent takeover is what the rest of the network has followed.
     const peerWins = report.term > s.primaryTerm ||
       (report.term === s.primaryTerm && ipv4Value(s.config.peer?.haAddress ?? '') < ipv4Value(s.config.self.haAddress));
-    if (peerWins) return setRole(s, 'secondary', `${peerName} is primary with a newer term (${report.term} > ${s.primaryTerm})`, out);
+    const why = report.term > s.primaryTerm ? `a newer term (${report.term} > ${s.primaryTerm})` : 'the same term and the lower HA address';
+    if (peerWins) return setRole(s, 'secondary', `${peerName} is primary with ${why}`, out);
     out.push({ kind: 'announce' });
     return s;
   }
