@@ -22,6 +22,7 @@ const fault = fc.record({
   action: fc.oneof(
     fc.record({ kind: fc.constant('cut' as const), path, cut: fc.boolean() }),
     fc.record({ kind: fc.constant('path-loss' as const), path, pct: fc.integer({ min: 0, max: 20 }) }),
+    fc.record({ kind: fc.constant('path-delay' as const), path, ms: fc.integer({ min: 0, max: 40 }) }),
     fc.record({ kind: fc.constant('next-hop' as const), node, iface, up: fc.boolean() }),
     fc.record({ kind: fc.constant('probe-loss' as const), node, iface, pct: fc.integer({ min: 0, max: 30 }) }),
     fc.record({ kind: fc.constant('crash' as const), node, downMs: fc.integer({ min: 100, max: 10_000 }) }),
@@ -35,6 +36,7 @@ function apply(sim: Simulation, f: Fault['action']): void {
   switch (f.kind) {
     case 'cut': sim.cutPath(f.path, f.cut); break;
     case 'path-loss': sim.setPathLoss(f.path, f.pct); break;
+    case 'path-delay': sim.setPathDelay(f.path, f.ms); break;
     case 'next-hop': sim.setNextHop(f.node, f.iface, f.up); break;
     case 'probe-loss': sim.setProbeLoss(f.node, f.iface, f.pct); break;
     case 'crash':

@@ -38,7 +38,7 @@ export interface SimOptions {
   readonly keepLogs?: boolean;
 }
 
-interface PathState { cut: boolean; lossPct: number }
+interface PathState { cut: boolean; lossPct: number; delayMs: Millis }
 interface ReachState { up: boolean; lossPct: number }
 
 interface SimNode {
@@ -106,7 +106,7 @@ export class Simulation {
     this.pathDelayMs = opts.pathDelayMs ?? 0.2;
     this.wallOffset = opts.wallOffset ?? {};
     this.keepLogs = opts.keepLogs ?? true;
-    for (const path of this.paths) this.pathState.set(path, { cut: false, lossPct: 0 });
+    for (const path of this.paths) this.pathState.set(path, { cut: false, lossPct: 0, delayMs: this.pathDelayMs });
     for (const n of NODE_NAMES) for (const i of this.interfaces) this.reach.set(`${n}/${i}`, { up: true, lossPct: 0 });
     const mk = (name: NodeName): SimNode => ({
       name, state: null, running: false, frozenUntil: null, backlog: [], persisted: null,
@@ -132,6 +132,8 @@ export class Simulation {
 
   cutPath(path: string, cut = true): void { this.path(path).cut = cut; }
   setPathLoss(path: string, pct: number): void { this.path(path).lossPct = pct; }
+  /** One-way delay of a path from now on (datagrams in flight keep theirs). */
+  setPathDelay(path: string, ms: Millis): void { this.path(path).delayMs = ms; }
   cutAllPaths(cut = true): void { for (const p of this.paths) this.cutPath(p, cut); }
   /** The next hop of `iface` becomes unreachable (or reachable again) from `node`. */
   setNextHop(node: NodeName, iface: string, up: boolean): void { this.reachOf(node, iface).up = up; }
@@ -282,7 +284,7 @@ export class Simulation {
     const p = this.path(path);
     if (p.cut || this.random() * 100 < p.lossPct) return;
     const to = this.nodes[from === 'a' ? 'b' : 'a'];
-    this.queue.at(this.now + this.pathDelayMs, () => {
+    this.queue.at(this.now + p.delayMs, () => {
       this.deliver(to, { kind: 'datagram', at: this.instant(to.name), path, bytes });
     });
   }

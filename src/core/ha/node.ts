@@ -189,12 +189,18 @@ function onDatagram(state: NodeState, path: string, bytes: Uint8Array, out: Out,
   if (!r.ok) return reject(r.reason);
   const hb = r.heartbeat;
   const report = hb.report;
-  let s: NodeState = {
+  const heard: NodeState = {
     ...state,
     replay: r.guard,
     counters: { ...state.counters, accepted: state.counters.accepted + 1 },
     lastHeard: { ...state.lastHeard, [path]: out.now },
-    peer: { report, at: out.now, bootId: hb.bootId },
+  };
+  // Copies travel on paths of different delay: an older report arriving late on a slow path
+  // proves the path alive but must not replace a newer one (it would undo a handover we saw).
+  if (state.peer !== null && state.peer.bootId === hb.bootId && hb.seq < state.peer.seq) return heard;
+  let s: NodeState = {
+    ...heard,
+    peer: { report, at: out.now, bootId: hb.bootId, seq: hb.seq },
     persisted: { ...state.persisted, term: Math.max(state.persisted.term, report.term) },
   };
   if (state.peer !== null && state.peer.bootId !== hb.bootId) {

@@ -84,6 +84,8 @@ export interface PeerContact {
   /** When the last authentic report arrived (monotonic). */
   readonly at: Millis;
   readonly bootId: string;
+  /** Sequence number of the heartbeat that carried it: only a newer one replaces it. */
+  readonly seq: number;
 }
 
 export interface NodeState {
