@@ -260,7 +260,7 @@ export class Simulation {
           this.crash(n.name);
           this.queue.at(this.now + 2000, () => { this.start(n.name); });
           break;
-        case 'shutdown-node':
+        case 'shutdown-node': case 'stop-process':
           this.crash(n.name);
           break;
         case 'full-resync':

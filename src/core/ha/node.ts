@@ -12,7 +12,7 @@ import { EMPTY_REPLAY_GUARD } from '../wire/replay.js';
 import { flapGate, INITIAL_FLAP, recordSwitch } from './flap.js';
 import type { PeerReport, PeerRequest, PeerRequestKind, YieldCause } from './report.js';
 import type {
-  AlertEvent, Effect, Input, LogLevel, NodeState, OperatorAction, Persisted, StartFacts, StepResult,
+  AlertEvent, Effect, Input, LeaveKind, LogLevel, NodeState, OperatorAction, Persisted, StartFacts, StepResult,
 } from './types.js';
 
 /**
@@ -138,7 +138,7 @@ class Out {
   }
   finish(state: NodeState): StepResult {
     // Stopping the node comes last, after the heartbeats that tell the peer we are leaving.
-    const last = (e: Effect) => e.kind === 'reboot-node' || e.kind === 'shutdown-node';
+    const last = (e: Effect) => e.kind === 'reboot-node' || e.kind === 'shutdown-node' || e.kind === 'stop-process';
     return { state, effects: [...this.effects.filter((e) => !last(e)), ...this.effects.filter(last)] };
   }
 }
@@ -279,6 +279,8 @@ function onOperator(s: NodeState, action: OperatorAction, out: Out): NodeState {
         return s;
       }
       return discardOwnData(s, s.peer.report, out);
+    case 'stop':
+      return beginLeaving(s, 'stop', out);
     case 'clear-flap-hold':
       out.log('info', 'flap-hold', 'flap limiter cleared by the operator');
       return { ...s, flap: INITIAL_FLAP };
@@ -290,7 +292,7 @@ function describeAction(a: OperatorAction): string {
     case 'takeover': return a.force ? 'takeover --force' : 'takeover';
     case 'reboot': case 'shutdown': return `${a.type} ${a.target} node`;
     case 'resolve-split-brain': return `resolve split brain, keep ${a.keep} node's data`;
-    case 'reboot-cluster': case 'convert-to-cluster': case 'join-ha': case 'clear-flap-hold': return a.type;
+    case 'reboot-cluster': case 'convert-to-cluster': case 'join-ha': case 'clear-flap-hold': case 'stop': return a.type;
   }
 }
 
@@ -329,7 +331,9 @@ function operatorTakeover(s: NodeState, force: boolean, out: Out): NodeState {
   return request({ ...s, forcing: force }, 'takeover', force, out);
 }
 
-function beginLeaving(s: NodeState, kind: 'reboot' | 'shutdown', out: Out): NodeState {
+const LEAVE_EFFECT = { reboot: 'reboot-node', shutdown: 'shutdown-node', stop: 'stop-process' } as const;
+
+function beginLeaving(s: NodeState, kind: LeaveKind, out: Out): NodeState {
   out.log('info', 'leaving', `${kind} of this node requested`);
   out.urgent = true;
   let next: NodeState = { ...s, leaving: { kind, since: out.now, done: false } };
@@ -657,7 +661,7 @@ function finishLeaving(s: NodeState, out: Out): NodeState {
   } else if (!handedOver) {
     return s;
   }
-  out.push({ kind: l.kind === 'reboot' ? 'reboot-node' : 'shutdown-node' });
+  out.push({ kind: LEAVE_EFFECT[l.kind] });
   const next: NodeState = { ...setService(s, false, out), leaving: { ...l, done: true } };
   return next;
 }

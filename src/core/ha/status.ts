@@ -4,7 +4,7 @@ import type { Millis } from '../time.js';
 import type { RejectReason } from '../wire/codec.js';
 import { vetoOf } from './node.js';
 import type { Role } from './report.js';
-import type { NodeState } from './types.js';
+import type { LeaveKind, NodeState } from './types.js';
 
 /** Cluster status as the appliance shows it (SPEC §1). */
 export type ClusterStatus = 'Standalone' | 'HA' | 'Half' | 'Broken' | 'Degraded' | 'SplitBrain';
@@ -37,7 +37,7 @@ export interface NodeStatus {
     readonly serving: boolean;
     readonly term: number;
     readonly starting: boolean;
-    readonly leaving: 'reboot' | 'shutdown' | null;
+    readonly leaving: LeaveKind | null;
   };
   readonly other_node: {
     readonly name: string;

@@ -34,6 +34,8 @@ export type OperatorAction =
   /** Manual takeover on this node; `force` skips the sync veto (recorded: data may be lost). */
   | { readonly type: 'takeover'; readonly force: boolean }
   | { readonly type: 'reboot' | 'shutdown'; readonly target: 'this' | 'other' }
+  /** The daemon is asked to stop (SIGTERM): a primary hands over first, then the process exits. */
+  | { readonly type: 'stop' }
   /** Restart both nodes, secondary first, with one planned handover and no unplanned takeover. */
   | { readonly type: 'reboot-cluster' }
   /** A standalone node becomes the first node of a cluster; `config` now names the peer. */
@@ -43,6 +45,9 @@ export type OperatorAction =
   /** Split-brain recovery: keep `keep`'s data, set the other node's diverged data aside, resync. */
   | { readonly type: 'resolve-split-brain'; readonly keep: 'this' | 'other' }
   | { readonly type: 'clear-flap-hold' };
+
+/** Why a node leaves: the machine reboots or powers off, or only the daemon stops. */
+export type LeaveKind = 'reboot' | 'shutdown' | 'stop';
 
 export type Input =
   | { readonly kind: 'tick'; readonly at: Instant }
@@ -73,7 +78,7 @@ export type Effect =
   | { readonly kind: 'persist'; readonly persisted: Persisted }
   | { readonly kind: 'log'; readonly level: LogLevel; readonly event: string; readonly message: string }
   | { readonly kind: 'alert'; readonly event: AlertEvent; readonly message: string }
-  | { readonly kind: 'reboot-node' | 'shutdown-node' }
+  | { readonly kind: 'reboot-node' | 'shutdown-node' | 'stop-process' }
   /** Split-brain recovery on the discarded node: move its diverged data aside (never delete), resync. */
   | { readonly kind: 'preserve-diverged-data'; readonly generation: string }
   /** A node that joined or was discarded needs a full resynchronization from its peer. */
@@ -124,7 +129,7 @@ export interface NodeState {
   readonly acked: { readonly bootId: string; readonly id: number } | null;
   /** Operator forced a takeover: promote on handover even though vetoed. */
   readonly forcing: boolean;
-  readonly leaving: { readonly kind: 'reboot' | 'shutdown'; readonly since: Millis; readonly done: boolean } | null;
+  readonly leaving: { readonly kind: LeaveKind; readonly since: Millis; readonly done: boolean } | null;
   readonly rebootCluster: { readonly since: Millis; readonly peerBootId: string | null } | null;
   /** After a detected freeze, liveness is not judged until this time. */
   readonly graceUntil: Millis | null;

@@ -1,0 +1,22 @@
+/**
+ * Structured log: one JSON object per line on stdout (journald and `jq` read it as is).
+ * Fields: time (ISO), level, node, event, msg, plus any extra fields.
+ */
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Logger {
+  log(level: Level, event: string, msg: string, fields?: Record<string, unknown>): void;
+}
+
+const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export function jsonLogger(node: string, opts: { minLevel?: Level; write?: (line: string) => void } = {}): Logger {
+  const min = ORDER[opts.minLevel ?? 'info'];
+  const write = opts.write ?? ((line: string) => { process.stdout.write(line); });
+  return {
+    log(level, event, msg, fields) {
+      if (ORDER[level] < min) return;
+      write(`${JSON.stringify({ time: new Date().toISOString(), level, node, event, msg, ...fields })}\n`);
+    },
+  };
+}
