@@ -71,11 +71,14 @@ const DEFAULT: TimingProfile = {
   // A LAN router answers within a millisecond; 250 ms tolerates a control plane that
   // deprioritizes ICMP. Longer delays detection by the same amount.
   probeTimeoutMs: 250,
-  // 3 misses of the last 5 (~0.5 s) judges a target down; 3 replies in a row bring it back.
-  // With the hold below this is what keeps 10 % random loss from ever causing a takeover.
+  // 3 misses of the last 5 (~0.5 s) judges a target down; 2 replies in a row bring it back.
+  // A quick rise ends the short "down" spells random loss makes: with the hold below, 10 % loss
+  // never holds a target down long enough for a takeover, and 30 % loss rarely does (measured
+  // with the monitor alone: spells ≥ the hold per target-day, 0 at 10 %, 3 at 30 %; a rise of 3
+  // gave 308 at 30 %). A slower fall or a bigger window would push detection past the 3 s target.
   probeWindow: 5,
   probeFall: 3,
-  probeRise: 3,
+  probeRise: 2,
   // Must exceed the skew between the two nodes losing a shared router (ANCHORS: up to 2 s)
   // plus detection jitter, or "both lost it" becomes a takeover; detection + this + the
   // handover must stay under the 3 s target.
@@ -117,9 +120,12 @@ const FAST: TimingProfile = {
   startupHoldMs: 3000,
   probeIntervalMs: 50,
   probeTimeoutMs: 100,
-  probeWindow: 5,
-  probeFall: 3,
-  probeRise: 3,
+  // With a hold of only 0.55 s, 3 of 5 let 10 % loss hold a target down that long ~11 times a
+  // target-day; 4 of the last 6 makes "down" 6× rarer and, with a rise of 2, never that long
+  // (monitor alone, 24 h: 0 spells ≥ the hold at 10 %), for 50 ms more detection.
+  probeWindow: 6,
+  probeFall: 4,
+  probeRise: 2,
   // Tolerates shared-router losses up to ~0.5 s apart (the default profile tolerates 2 s);
   // the price of a 1 s next-hop failover.
   nextHopHoldMs: 550,

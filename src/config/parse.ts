@@ -1,0 +1,127 @@
+/**
+ * Text → validated configuration, without touching the file system: the YAML is parsed, its
+ * shape checked (schema.ts), the values related to each other checked (check.ts), and only when
+ * nothing was refused is the resolved `TandemConfig` built.
+ */
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { checkDocument } from './check.js';
+import { formatIpv4, parseBareIpv4, parseCidr } from './ipv4.js';
+import { configSchema, DEFAULTS, fieldPath, schemaErrors, type RawConfig } from './schema.js';
+import type { ConfigError, ConfigResult, InterfaceConfig, NodeConfig, TandemConfig } from './types.js';
+
+/**
+ * Validates the text of a configuration file. `file` names it in the errors (made absolute) and
+ * anchors relative paths; it is not read.
+ */
+export function parseConfig(text: string, file: string): ConfigResult {
+  const path = resolve(file);
+  const fail = (errors: ConfigError[]): ConfigResult => ({ ok: false, errors });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    return fail(doc.errors.map((e) => {
+      const pos = e.linePos?.[0];
+      // The pretty message ends with " at line L, column C:" and a code excerpt: the field says where.
+      const reason = (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '');
+      return { file: path, field: pos === undefined ? '' : `line ${pos.line}, column ${pos.col}`, reason };
+    }));
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    return fail([{ file: path, field: '', reason: `cannot read the YAML: ${e instanceof Error ? e.message : String(e)}` }]);
+  }
+  if (raw === null || raw === undefined) {
+    return fail([{ file: path, field: '', reason: 'the configuration is empty: it needs at least cluster and nodes' }]);
+  }
+  const shape = configSchema.safeParse(raw);
+  const errors = [...(shape.success ? [] : schemaErrors(path, shape.error.issues)), ...checkDocument(raw, path)];
+  if (!shape.success || errors.length > 0) return fail(inDocumentOrder(errors, raw));
+  return { ok: true, config: build(shape.data, path) };
+}
+
+/**
+ * Sorts errors in the order of the file (an error about a key that is missing goes with its
+ * parent), so that an operator reads them top to bottom. Stable: errors about one value keep
+ * their order.
+ */
+function inDocumentOrder(errors: readonly ConfigError[], raw: unknown): ConfigError[] {
+  const order = new Map<string, number>();
+  const walk = (v: unknown, path: readonly (string | number)[]): void => {
+    order.set(fieldPath(path), order.size);
+    if (Array.isArray(v)) v.forEach((x: unknown, i) => { walk(x, [...path, i]); });
+    else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+  };
+  walk(raw, []);
+  const position = (field: string): number => {
+    for (let f = field; ; ) {
+      const at = order.get(f);
+      if (at !== undefined) return at;
+      const cut = Math.max(f.lastIndexOf('.'), f.lastIndexOf('['));
+      if (cut <= 0) return 0;
+      f = f.slice(0, cut);
+    }
+  };
+  return errors.map((e, i) => ({ e, i, at: position(e.field) }))
+    .sort((x, y) => x.at - y.at || x.i - y.i)
+    .map(({ e }) => e);
+}
+
+function build(raw: RawConfig, file: string): TandemConfig {
+  const dir = dirname(file);
+  const abs = (p: string) => resolve(dir, p);
+  const absOrNull = (p: string | null | undefined) => (p === null || p === undefined ? null : abs(p));
+  // A program given as a path (with a "/") is resolved like every path; a bare name is looked up in PATH.
+  const program = (argv: readonly string[]) => {
+    const [first, ...rest] = argv;
+    return first !== undefined && first.includes('/') && !isAbsolute(first) ? [abs(first), ...rest] : [...argv];
+  };
+  const cidr = (text: string) => {
+    const parsed = parseCidr(text);
+    if (!parsed.ok) throw new Error(`unreachable: ${text} passed validation`);
+    return parsed.value;
+  };
+  // Object.fromEntries makes own properties even of a name like "__proto__".
+  const nodes = Object.fromEntries(Object.entries(raw.nodes).map(([name, node]): [string, NodeConfig] => {
+    const interfaces = Object.fromEntries(Object.entries(node.interfaces).map(([ifname, iface]): [string, InterfaceConfig] => {
+      const net = cidr(iface.address);
+      return [ifname, {
+        address: formatIpv4(net.value),
+        prefix: net.prefix,
+        nextHops: (iface.next_hop ?? []).map((hop) => {
+          const parsed = parseBareIpv4(hop.address);
+          if (!parsed.ok) throw new Error(`unreachable: ${hop.address} passed validation`);
+          return { address: formatIpv4(parsed.value), weight: hop.weight ?? DEFAULTS.weight };
+        }),
+      }];
+    }));
+    return [name, { name, stateDir: abs(node.state_dir), dataDir: absOrNull(node.data_dir), interfaces }];
+  }));
+  const service = raw.service ?? {};
+  return {
+    file,
+    cluster: {
+      name: raw.cluster.name,
+      keyFile: abs(raw.cluster.key_file),
+      haLink: raw.cluster.ha_link,
+      heartbeat: raw.cluster.heartbeat ?? DEFAULTS.heartbeat,
+      timing: raw.cluster.timing ?? DEFAULTS.timing,
+      port: raw.cluster.port ?? DEFAULTS.port,
+    },
+    service: {
+      vips: (service.vips ?? []).map((v) => {
+        const net = cidr(v.address);
+        return { interface: v.interface, address: formatIpv4(net.value), prefix: net.prefix };
+      }),
+      onPrimary: absOrNull(service.on_primary),
+      onSecondary: absOrNull(service.on_secondary),
+      hookTimeoutMs: service.hook_timeout_ms ?? DEFAULTS.hookTimeoutMs,
+    },
+    commands: {
+      reboot: program(raw.commands?.reboot ?? DEFAULTS.reboot),
+      shutdown: program(raw.commands?.shutdown ?? DEFAULTS.shutdown),
+    },
+    nodes,
+  };
+}

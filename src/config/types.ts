@@ -1,0 +1,94 @@
+import type { TimingProfileName } from '../core/timing.js';
+
+/**
+ * The loaded configuration: validated, defaults applied, every path absolute (relative paths in
+ * the file are resolved against the directory of the configuration file).
+ */
+export interface TandemConfig {
+  /** Absolute path of the configuration file. */
+  readonly file: string;
+  readonly cluster: ClusterConfig;
+  readonly service: ServiceConfig;
+  readonly commands: CommandsConfig;
+  /** By node name, in the order of the file. One entry (standalone) or two (a cluster). */
+  readonly nodes: Readonly<Record<string, NodeConfig>>;
+}
+
+export interface ClusterConfig {
+  readonly name: string;
+  /** Absolute path of the shared heartbeat key; read it with `readClusterKey`. */
+  readonly keyFile: string;
+  /** Interface name of the HA link (heartbeats and data sync). */
+  readonly haLink: string;
+  /** Redundant heartbeat interfaces (heartbeats only), without the HA link. */
+  readonly heartbeat: readonly string[];
+  readonly timing: TimingProfileName;
+  /** UDP port of the heartbeats, on every path. */
+  readonly port: number;
+}
+
+export interface VipConfig {
+  readonly interface: string;
+  /** Dotted IPv4 address, without the prefix length. */
+  readonly address: string;
+  readonly prefix: number;
+}
+
+export interface ServiceConfig {
+  readonly vips: readonly VipConfig[];
+  /** Absolute path of the hook run on becoming primary, or null. Not checked for existence. */
+  readonly onPrimary: string | null;
+  /** Absolute path of the hook run on yielding, or null. Not checked for existence. */
+  readonly onSecondary: string | null;
+  readonly hookTimeoutMs: number;
+}
+
+export interface CommandsConfig {
+  /** argv (no shell). A program given with a `/` but not absolute is resolved like the other paths. */
+  readonly reboot: readonly string[];
+  readonly shutdown: readonly string[];
+}
+
+export interface NextHopConfig {
+  /** Dotted IPv4 address. */
+  readonly address: string;
+  /** Positive integer, 1 unless given. */
+  readonly weight: number;
+}
+
+export interface InterfaceConfig {
+  /** This node's address on the interface (dotted IPv4, configured by the OS, not by Tandem). */
+  readonly address: string;
+  readonly prefix: number;
+  /** Monitored next hops, in the order of the file; empty when none is monitored. */
+  readonly nextHops: readonly NextHopConfig[];
+}
+
+export interface NodeConfig {
+  readonly name: string;
+  readonly stateDir: string;
+  readonly dataDir: string | null;
+  /** By interface name, in the order of the file. */
+  readonly interfaces: Readonly<Record<string, InterfaceConfig>>;
+}
+
+/** One refused value: the configuration file, the dotted field path and a plain reason. */
+export interface ConfigError {
+  readonly file: string;
+  /**
+   * Dotted path of the offending key, list positions in brackets:
+   * `nodes.a.interfaces.ext0.next_hop`, `service.vips[1].address`. A YAML syntax error names its
+   * place (`line 3, column 5`); an error about the whole file has an empty field.
+   */
+  readonly field: string;
+  readonly reason: string;
+}
+
+export type ConfigResult =
+  | { readonly ok: true; readonly config: TandemConfig }
+  | { readonly ok: false; readonly errors: readonly ConfigError[] };
+
+/** `"<file>: <field>: <reason>"` (`"<file>: <reason>"` when the error concerns the whole file). */
+export function formatConfigError(e: ConfigError): string {
+  return e.field === '' ? `${e.file}: ${e.reason}` : `${e.file}: ${e.field}: ${e.reason}`;
+}
