@@ -33,13 +33,17 @@ export interface VipOptions {
   readonly onError: (message: string) => void;
 }
 
-/** Delay between the gratuitous ARP burst and its repeat, for neighbours that missed the first. */
-const ARP_REPEAT_MS = 1000;
+/**
+ * When gratuitous ARPs are sent after taking the addresses: a burst right away (the first waits
+ * for the `ip` batch to have configured the address), then a repeat after one second, for
+ * neighbours that missed the burst or that ignored it within their ARP locktime (1 s by default).
+ */
+const GARP_BURST_MS = [20, 120, 320, 1100];
 
 export function openVipManager(opts: VipOptions): VipManager {
   let ip: ChildProcessWithoutNullStreams | null = null;
   let refresh: NodeJS.Timeout | null = null;
-  let repeat: NodeJS.Timeout | null = null;
+  let timers: NodeJS.Timeout[] = [];
 
   const batch = (): ChildProcessWithoutNullStreams => {
     if (ip !== null && ip.exitCode === null) return ip;
@@ -48,7 +52,7 @@ export function openVipManager(opts: VipOptions): VipManager {
     child.stderr.on('data', (chunk: Buffer) => {
       const text = chunk.toString().trim();
       // Deleting an address that is already gone is the normal case at start and after a lapse.
-      if (text !== '' && !/Cannot assign requested address/.test(text)) opts.onError(`ip: ${text}`);
+      if (text !== '' && !/Cannot assign requested address|Address not found/.test(text)) opts.onError(`ip: ${text}`);
     });
     child.on('error', (err) => { opts.onError(`ip -batch: ${err.message}`); });
     ip = child;
@@ -62,15 +66,24 @@ export function openVipManager(opts: VipOptions): VipManager {
   };
   const garp = (): void => {
     for (const v of opts.vips) {
-      const child = spawn('arping', ['-q', '-U', '-c', '3', '-i', '0.1', '-I', v.interface, v.address], { stdio: 'ignore' });
-      child.on('error', (err) => { opts.onError(`arping: ${err.message}`); });
+      // iputils arping takes whole seconds between packets, so the burst is one packet per
+      // process, spaced by us. Exit 0: sent; anything else is reported (e.g. the address is
+      // not configured yet).
+      const child = spawn('arping', ['-q', '-U', '-c', '1', '-I', v.interface, v.address], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+      child.on('error', (e) => { opts.onError(`arping: ${e.message}`); });
+      child.on('close', (code) => { if (code !== 0) opts.onError(`arping ${v.address} on ${v.interface} failed (exit ${String(code)}): ${err.trim()}`); });
     }
+  };
+  const announce = (): void => {
+    for (const ms of GARP_BURST_MS) timers.push(setTimeout(garp, ms));
   };
   const stopTimers = (): void => {
     if (refresh !== null) clearInterval(refresh);
-    if (repeat !== null) clearTimeout(repeat);
+    for (const t of timers) clearTimeout(t);
     refresh = null;
-    repeat = null;
+    timers = [];
   };
 
   return {
@@ -79,17 +92,14 @@ export function openVipManager(opts: VipOptions): VipManager {
       // Refresh three times per lease: one late refresh never lets the address lapse.
       stopTimers();
       refresh = setInterval(lease, (opts.leaseSeconds * 1000) / 3);
-      // The address must be configured before arping can send from it: the batch runs in order,
-      // so give it a moment.
-      setTimeout(garp, 20);
-      repeat = setTimeout(garp, ARP_REPEAT_MS);
+      announce();
     },
     release() {
       stopTimers();
       for (const v of opts.vips) command(`address del ${v.address}/${String(v.prefix)} dev ${v.interface}`);
     },
     announce() {
-      garp();
+      announce();
     },
     close() {
       stopTimers();

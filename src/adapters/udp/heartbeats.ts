@@ -25,9 +25,9 @@ export async function openHeartbeatTransport(
   const sockets = new Map<string, { socket: Socket; path: HeartbeatPath }>();
   for (const path of paths) {
     const socket = createSocket({ type: 'udp4', reuseAddr: false });
-    socket.on('message', (msg, rinfo) => {
-      // Only the peer's address on this segment speaks on this path; the MAC decides the rest.
-      if (rinfo.address !== path.peerAddress) return;
+    // Every datagram goes to the core, whoever sent it: a source address proves nothing, the
+    // MAC does, and the core counts each rejected packet by reason.
+    socket.on('message', (msg) => {
       onDatagram(path.name, new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
     });
     socket.on('error', (err) => { onError(path.name, err); });

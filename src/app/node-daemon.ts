@@ -1,0 +1,214 @@
+/**
+ * `tandem node --config FILE --node NAME`: the composition root of the node daemon. It wires the
+ * pure HA core to the adapters — UDP heartbeats, in-process ICMP probes, VIPs on a lease, hooks,
+ * the state directory, the control socket — and carries out the core's effects in order.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { hmacSha256, randomBootId } from '../adapters/crypto/hmac.js';
+import { startControlServer } from '../adapters/control/server.js';
+import { CONTROL_SOCKET, type ControlAction } from '../adapters/control/protocol.js';
+import { runHook } from '../adapters/hooks/run-hook.js';
+import { openIcmpProber, type IcmpProber } from '../adapters/icmp/prober.js';
+import { jsonLogger, type Logger } from '../adapters/log/logger.js';
+import { openVipManager, type VipManager } from '../adapters/net/vips.js';
+import { ensureDir, readJson, writeJsonAtomic } from '../adapters/state/store.js';
+import { openHeartbeatTransport, type HeartbeatTransport } from '../adapters/udp/heartbeats.js';
+import { spawn } from 'node:child_process';
+import { formatConfigError, loadConfig, readClusterKey, toCoreConfig, type TandemConfig } from '../config/load.js';
+import { initNode, step, type Capabilities } from '../core/ha/node.js';
+import { describeNode } from '../core/ha/status.js';
+import type { Effect, Input, NodeState, OperatorAction, Persisted } from '../core/ha/types.js';
+import type { Instant } from '../core/time.js';
+
+const HA_STATE_FILE = 'ha-state.json';
+/** After SIGTERM, the handover gets this long before the process exits anyway. */
+const STOP_DEADLINE_MS = 5000;
+
+export interface DaemonOptions {
+  readonly configFile: string;
+  readonly nodeName: string;
+}
+
+/** Reads both clocks at once: monotonic for timers, wall for the heartbeat replay window. */
+function instant(): Instant {
+  return { now: performance.now(), wall: Date.now() };
+}
+
+export class ConfigRefused extends Error {}
+
+function loadOrThrow(file: string, node: string): TandemConfig {
+  const loaded = loadConfig(file);
+  if (!loaded.ok) throw new ConfigRefused(loaded.errors.map(formatConfigError).join('\n'));
+  if (!(node in loaded.config.nodes)) {
+    throw new ConfigRefused(`${file}: nodes: node ${node} is not in the configuration (known: ${Object.keys(loaded.config.nodes).join(', ')})`);
+  }
+  return loaded.config;
+}
+
+export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
+  let config = loadOrThrow(opts.configFile, opts.nodeName);
+  const key = readClusterKey(config);
+  if (!key.ok) throw new ConfigRefused(formatConfigError(key.error));
+  const caps: Capabilities = { mac: hmacSha256(key.key) };
+  const self = config.nodes[opts.nodeName];
+  if (self === undefined) throw new ConfigRefused(`node ${opts.nodeName} is not in the configuration`);
+  const log: Logger = jsonLogger(opts.nodeName);
+  ensureDir(self.stateDir);
+  const stateFile = join(self.stateDir, HA_STATE_FILE);
+
+  const core = toCoreConfig(config, opts.nodeName);
+  const vipLeaseSeconds = Math.max(2, Math.ceil((2 * core.timing.peerDeadAfterMs) / 1000));
+  const vips: VipManager = openVipManager({
+    vips: config.service.vips,
+    leaseSeconds: vipLeaseSeconds,
+    onError: (m) => { log.log('warn', 'vip', m); },
+  });
+  // A daemon that crashed may have left its VIPs behind: never answer for the service address
+  // before the core has decided this node is the primary.
+  vips.release();
+
+  let state: NodeState | null = null;
+  let stopping = false;
+  const feed = (input: Input): void => {
+    if (state === null) return;
+    const r = step(state, input, caps);
+    state = r.state;
+    execute(r.effects);
+  };
+
+  const peerName = Object.keys(config.nodes).find((n) => n !== opts.nodeName);
+  const peer = peerName === undefined ? undefined : config.nodes[peerName];
+  const paths = core.heartbeatPaths.map((name) => ({
+    name,
+    localAddress: self.interfaces[name]?.address ?? '',
+    peerAddress: peer?.interfaces[name]?.address ?? '',
+  })).filter((p) => p.peerAddress !== '');
+  const transport: HeartbeatTransport = await openHeartbeatTransport(
+    paths, config.cluster.port,
+    (path, bytes) => { feed({ kind: 'datagram', at: instant(), path, bytes }); },
+    (path, err) => { log.log('warn', 'heartbeat', `heartbeat socket on ${path}: ${err.message}`); },
+  );
+  const prober: IcmpProber = openIcmpProber({
+    onReply: (reply) => { feed({ kind: 'probe-reply', at: instant(), ...reply }); },
+    onError: (err) => { log.log('debug', 'probe', err.message); },
+  });
+
+  const hook = (script: string | null, role: string): void => {
+    if (script === null) return;
+    runHook(script, [role, opts.nodeName], config.service.hookTimeoutMs, (level, msg) => { log.log(level, 'hook', msg); });
+  };
+  const command = (argv: readonly string[], what: string): void => {
+    const [cmd, ...args] = argv;
+    if (cmd === undefined) return;
+    log.log('warn', what, `running: ${argv.join(' ')}`);
+    const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
+    child.on('error', (err) => { log.log('error', what, `${argv.join(' ')}: ${err.message}`); });
+    child.unref();
+  };
+
+  function execute(effects: readonly Effect[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case 'send': transport.send(e.path, e.bytes); break;
+        case 'probe': prober.send(e.interface, e.address, e.seq); break;
+        case 'acquire-service':
+          vips.acquire();
+          hook(config.service.onPrimary, 'primary');
+          break;
+        case 'release-service':
+          vips.release();
+          hook(config.service.onSecondary, 'secondary');
+          break;
+        case 'announce': vips.announce(); break;
+        case 'persist': writeJsonAtomic(stateFile, e.persisted); break;
+        case 'log': log.log(e.level, e.event, e.message); break;
+        // The core logs every alert as well; alert sinks (webhook, system monitor) come with
+        // monitoring (SPEC §5).
+        case 'alert': break;
+        case 'reboot-node': command(config.commands.reboot, 'reboot'); break;
+        case 'shutdown-node': command(config.commands.shutdown, 'shutdown'); break;
+        case 'stop-process': shutdown(0); break;
+        case 'preserve-diverged-data':
+        case 'full-resync':
+          // Data synchronization arrives with its engine; until then there is nothing to move.
+          log.log('warn', e.kind, `${e.kind}: no data sync engine yet; nothing to do`);
+          break;
+      }
+    }
+  }
+
+  const started = initNode(core, {
+    at: instant(),
+    bootId: randomBootId(),
+    freshUuid: randomUUID(),
+    persisted: (readJson(stateFile) as Persisted | undefined) ?? null,
+    // The sync engine (data replication) is not there yet: a node's data are its own and whole.
+    sync: 'UpToDate',
+  });
+  state = started.state;
+  execute(started.effects);
+  const ticker = setInterval(() => { feed({ kind: 'tick', at: instant() }); }, core.timing.tickMs);
+
+  const collect = (fn: () => void): string[] => {
+    const before = messages.length;
+    fn();
+    return messages.splice(before);
+  };
+  const messages: string[] = [];
+  const control = await startControlServer(join(self.stateDir, CONTROL_SOCKET), {
+    status: () => (state === null ? null : describeNode(state, performance.now())),
+    action: (a) => ({ ok: true, messages: collect(() => { applyControl(a); }) }),
+  });
+
+  function applyControl(a: ControlAction): void {
+    if (a.type === 'reload') { reload(); return; }
+    const action: OperatorAction = a.type === 'convert-to-cluster' ? { type: a.type, config: reloadConfig() } : a;
+    feedCapturing({ kind: 'operator', at: instant(), action });
+  }
+  function feedCapturing(input: Input): void {
+    if (state === null) return;
+    const r = step(state, input, caps);
+    state = r.state;
+    for (const e of r.effects) if (e.kind === 'log') messages.push(`${e.level}: ${e.message}`);
+    execute(r.effects);
+  }
+  function reloadConfig(): ReturnType<typeof toCoreConfig> {
+    config = loadOrThrow(opts.configFile, opts.nodeName);
+    return toCoreConfig(config, opts.nodeName);
+  }
+  function reload(): void {
+    try {
+      const next = reloadConfig();
+      feedCapturing({ kind: 'config', at: instant(), config: next });
+      messages.push('info: configuration reloaded');
+    } catch (err) {
+      messages.push(`error: configuration refused, the running one stays: ${(err as Error).message}`);
+      log.log('error', 'config', `reload refused: ${(err as Error).message}`);
+    }
+  }
+
+  function shutdown(code: number): void {
+    clearInterval(ticker);
+    vips.release();
+    vips.close();
+    transport.close();
+    prober.close();
+    control.close();
+    state = null;
+    log.log('info', 'exit', 'stopped');
+    // Let the `ip` batch flush its last command.
+    setTimeout(() => { process.exit(code); }, 50);
+  }
+
+  process.on('SIGTERM', () => {
+    if (stopping) return;
+    stopping = true;
+    log.log('info', 'signal', 'SIGTERM: handing over if primary, then stopping');
+    feed({ kind: 'operator', at: instant(), action: { type: 'stop' } });
+    setTimeout(() => { shutdown(0); }, STOP_DEADLINE_MS).unref();
+  });
+  process.on('SIGINT', () => { process.emit('SIGTERM'); });
+  process.on('SIGHUP', () => { reload(); });
+  log.log('info', 'ready', `node ${opts.nodeName} running (timing ${core.timing.name}, VIP lease ${String(vipLeaseSeconds)} s)`);
+}

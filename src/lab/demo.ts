@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+/**
+ * `npm run demo [-- --timing fast] [-- --keep]`: the namespace lab with both Tandem nodes
+ * running. Prints what to try, then reports who holds the service address as it moves.
+ * Ctrl-C (or SIGTERM) tears the lab down.
+ */
+import { relative } from 'node:path';
+import { isRoot, isTiming, Lab, LabError, REPO_ROOT, VIP, type VipOwner } from './lab.js';
+import { sleep } from './run.js';
+
+const args = process.argv.slice(2);
+const timingAt = args.indexOf('--timing');
+const timingArg = args.includes('--fast') ? 'fast' : timingAt >= 0 ? args[timingAt + 1] ?? '' : 'default';
+const keep = args.includes('--keep');
+
+if (!isRoot()) {
+  console.error('network namespaces need root: run as root (e.g. sudo npm run demo)');
+  process.exit(1);
+}
+if (!isTiming(timingArg)) {
+  console.error(`--timing must be default or fast, not "${timingArg}"`);
+  process.exit(1);
+}
+
+const lab = new Lab({ timing: timingArg });
+const rel = (p: string): string => relative(REPO_ROOT, p) || '.';
+const lab$ = `npm run lab -- --id ${lab.id}`;
+
+/** `ready`: up() finished; a signal before that is acted on once it has (up cleans up on failure). */
+const demo = { stopping: false, ready: false, interrupted: false };
+async function teardown(code: number): Promise<void> {
+  if (demo.stopping) { console.log('still tearing down, one moment…'); return; }
+  demo.stopping = true;
+  console.log(`\ntearing lab ${lab.id} down…`);
+  try {
+    await lab.down({ keep });
+    console.log(keep ? `done; logs kept in ${rel(lab.dir)}/ (remove it when done)` : 'done; nothing left behind');
+  } catch (err) {
+    console.error(`teardown failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`retry with: ${lab$} down`);
+    code = 1;
+  }
+  process.exit(code);
+}
+function onSignal(): void {
+  if (demo.ready) { void teardown(0); return; }
+  demo.interrupted = true;
+  console.log('\ninterrupted: finishing the set-up, then tearing it down…');
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+console.log(`Tandem demo: two nodes in network namespaces (lab ${lab.id}, timing ${timingArg})\n`);
+try {
+  await lab.up({ start: true });
+} catch (err) {
+  console.error(err instanceof LabError ? err.message : err);
+  process.exit(1);
+}
+demo.ready = true;
+if (demo.interrupted) await teardown(0);
+
+const cfg = rel(lab.configPath);
+const tries: [string, string][] = [
+  [`npx tandem status --config ${cfg} --node a`, 'the cluster as node a sees it'],
+  [`${lab$} cut a ext0`, "a's ext link goes down (heal a ext0 undoes it)"],
+  [`${lab$} router-down int`, 'both nodes lose the same next hop: nothing should move'],
+  [`${lab$} kill a`, 'SIGKILL the node process (start a brings it back)'],
+  [`${lab$} freeze a`, 'SIGSTOP the node process (thaw a resumes it)'],
+  [`${lab$} cut a ha0`, 'HA link cut: ext0 still carries heartbeats'],
+  [`${lab$} loss b ext0 30`, "30 % random loss on b's ext0 (0 removes it)"],
+  [`${lab$} exec client -- ping ${VIP}`, 'the service, from the client'],
+  [`${lab$} status`, 'namespaces, links, processes, faults, who holds the VIP'],
+];
+const width = Math.max(...tries.map(([c]) => c.length));
+console.log(`Topology (namespaces tdm${lab.id}-*):
+  a ── ha0 203.0.113.0/30 ── b      HA link (heartbeats, sync)
+  ext 192.0.2.0/24     a .11  b .12  router rext .1  client .100   service address ${VIP}
+  int 198.51.100.0/24  a .11  b .12  router rint .1
+
+Try, in another shell (as root):
+${tries.map(([c, what]) => `  ${c.padEnd(width)}   ${what}`).join('\n')}
+
+Logs: ${rel(lab.logPath('a'))}, ${rel(lab.logPath('b'))}; hooks: ${rel(lab.hooksLog)}
+Ctrl-C tears everything down${keep ? ' (the lab directory is kept)' : ''}.
+`);
+
+let last: VipOwner | undefined;
+let lastState = '';
+while (!demo.stopping) {
+  try {
+    const owner = await lab.vipOwner();
+    const procs = `a ${lab.processState('a')}, b ${lab.processState('b')}`;
+    if (owner !== last || procs !== lastState) {
+      const who = owner === null ? 'no node' : owner === 'both' ? 'BOTH nodes' : `node ${owner}`;
+      console.log(`${new Date().toISOString().slice(11, 23)}  ${VIP} on ${who}; processes: ${procs}`);
+      last = owner;
+      lastState = procs;
+    }
+  } catch {
+    // The lab is being torn down under us.
+  }
+  await sleep(500);
+}
