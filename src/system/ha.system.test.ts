@@ -1,0 +1,170 @@
+/**
+ * System tests: two real daemons in network namespaces (src/lab), real heartbeats, real ICMP,
+ * real VIPs; faults by `ip link set down` and nftables. Each test builds its own lab and removes
+ * it, also when it fails.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { hmacSha256 } from '../adapters/crypto/hmac.js';
+import { encodeHeartbeat } from '../core/wire/codec.js';
+import { sampleHeartbeat } from '../core/wire/fixtures.test-support.js';
+import type { Lab } from '../lab/lab.js';
+import {
+  blockAddress, blockHeartbeats, cannotRun, HEARTBEAT_PORT, sleep, status, steady, unblock, VIP, waitFor, withLab,
+} from './support.js';
+
+const skip = cannotRun() ?? false;
+
+describe('HA on real networking (namespaces)', { skip, concurrency: false }, () => {
+  it('forced takeover when the primary loses its next hop; the client follows the VIP', () => withLab('default', async (lab) => {
+    const { primary, secondary } = await steady(lab);
+    await blockAddress(lab, primary, '192.0.2.1');
+    await waitFor('the secondary to own the VIP', 10_000, async () => ((await lab.vipOwner()) === secondary ? true : undefined));
+    const s = await status(lab, primary);
+    assert.equal(s.this_node.role, 'secondary');
+    assert.match(s.this_node.reason, /next hops/);
+    const ping = await lab.clientPing(VIP, { count: 5, intervalMs: 100 });
+    assert.ok(ping.replies.every((r) => r.ok && r.node === secondary), 'the client is answered by the new primary');
+  }));
+
+  it('no role change when both nodes lose the same next hop', () => withLab('default', async (lab) => {
+    const { primary } = await steady(lab);
+    await lab.routerDown('ext');
+    await waitFor('both nodes to see the router down', 5000, async () => {
+      const [a, b] = [await status(lab, 'a'), await status(lab, 'b')];
+      const down = (n: typeof a) => n.next_hops.find((h) => h.interface === 'ext0')?.this_node.reachable === false;
+      return down(a) && down(b) ? true : undefined;
+    });
+    await sleep(5000);
+    assert.equal(await lab.vipOwner(), primary);
+    assert.equal((await status(lab, primary)).this_node.role, 'primary');
+  }));
+
+  it('HA link cut with the redundant path up: no takeover, redundant heartbeat degraded', () => withLab('default', async (lab) => {
+    const { primary, secondary } = await steady(lab);
+    await lab.cut(primary, 'ha0');
+    await waitFor('the HA link to be seen down', 5000, async () =>
+      ((await status(lab, secondary)).cluster.redundant_heartbeat === 'degraded' ? true : undefined));
+    await sleep(3000);
+    assert.equal(await lab.vipOwner(), primary);
+    const s = await status(lab, secondary);
+    assert.equal(s.this_node.role, 'secondary');
+    assert.equal(s.other_node?.reachable, true);
+    await lab.heal(primary, 'ha0');
+    await waitFor('the HA link back', 5000, async () => ((await status(lab, secondary)).cluster.redundant_heartbeat === 'ok' ? true : undefined));
+  }));
+
+  it('every path cut: split brain reported, one primary after heal, recovery restores HA', () => withLab('default', async (lab) => {
+    const { primary } = await steady(lab);
+    await blockHeartbeats(lab, primary);
+    await waitFor('both nodes to serve', 10_000, async () => ((await lab.vipOwner()) === 'both' ? true : undefined));
+    await unblock(lab, primary);
+    const survivor = await waitFor('one primary again', 10_000, async () => {
+      const owner = await lab.vipOwner();
+      return owner === 'a' || owner === 'b' ? owner : undefined;
+    });
+    for (const n of ['a', 'b'] as const) {
+      await waitFor(`${n} to report SplitBrain`, 5000, async () => ((await status(lab, n)).cluster.status === 'SplitBrain' ? true : undefined));
+    }
+    const log = readFileSync(join(lab.dir, `${survivor}.log`), 'utf8');
+    assert.match(log, /split brain detected/);
+    const r = await lab.exec(survivor, [process.execPath, join(process.cwd(), 'dist/cli/tandem.js'), 'cluster', 'resolve-split-brain',
+      '--keep', 'this', '--config', join(lab.dir, 'cluster.yaml'), '--node', survivor]);
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor('HA again', 10_000, async () => ((await status(lab, 'a')).cluster.status === 'HA' && (await status(lab, 'b')).cluster.status === 'HA' ? true : undefined));
+    assert.equal(await lab.vipOwner(), survivor);
+  }));
+
+  it('kill -9 of the primary: the secondary serves; restarted, the old primary returns as secondary', () => withLab('default', async (lab) => {
+    const { primary, secondary } = await steady(lab);
+    await lab.kill(primary);
+    await waitFor('the secondary to take over', 5000, async () => ((await status(lab, secondary)).this_node.role === 'primary' ? true : undefined));
+    // The killed node's VIP lease runs out by itself: it stops answering for the address.
+    await waitFor('the dead node to drop the VIP', 5000, async () => ((await lab.vipOwner()) === secondary ? true : undefined));
+    await lab.start(primary);
+    await waitFor('the old primary back as secondary', 15_000, async () => {
+      const s = await status(lab, primary);
+      return s.this_node.role === 'secondary' && s.cluster.status === 'HA' ? true : undefined;
+    });
+    assert.equal(await lab.vipOwner(), secondary);
+  }));
+
+  it('SIGSTOP of the primary: the secondary takes over; resumed, the old primary yields without a split brain', () => withLab('default', async (lab) => {
+    const { primary, secondary } = await steady(lab);
+    await lab.freeze(primary);
+    await waitFor('the secondary to take over', 5000, async () => ((await status(lab, secondary)).this_node.role === 'primary' ? true : undefined));
+    await waitFor('the frozen node to lose the VIP (lease)', 6000, async () => ((await lab.vipOwner()) === secondary ? true : undefined));
+    await lab.thaw(primary);
+    await waitFor('the old primary to yield', 5000, async () => {
+      const s = await status(lab, primary);
+      return s.this_node.role === 'secondary' && s.cluster.status === 'HA' ? true : undefined;
+    });
+    assert.equal(await lab.vipOwner(), secondary);
+  }));
+
+  it('spoofed, forged and replayed heartbeats from a third namespace are counted and change nothing', () => withLab('default', async (lab) => {
+    const { secondary } = await steady(lab);
+    const target = secondary === 'a' ? '192.0.2.11' : '192.0.2.12';
+    const before = await status(lab, secondary);
+    const captured = await capture(lab, secondary, target, 4);
+    assert.equal(captured.length, 4);
+    const forged = encodeHeartbeat(sampleHeartbeat({ cluster: 'lab', from: secondary === 'a' ? 'b' : 'a', to: secondary, path: 'ext0', sentAt: Date.now() }),
+      hmacSha256(new TextEncoder().encode('not the cluster key, but 32 bytes or more')));
+    const garbage = new TextEncoder().encode('hello, is this the heartbeat port?');
+    await sendFrom(lab, 'client', target, [garbage, forged, ...captured]);
+    const after = await waitFor('the rejections to be counted', 5000, async () => {
+      const s = await status(lab, secondary);
+      return s.heartbeats.rejected.replayed >= before.heartbeats.rejected.replayed + 4 ? s : undefined;
+    });
+    assert.ok(after.heartbeats.rejected.malformed >= before.heartbeats.rejected.malformed + 1);
+    assert.ok(after.heartbeats.rejected.unauthenticated >= before.heartbeats.rejected.unauthenticated + 1);
+    assert.equal(after.this_node.role, 'secondary');
+    assert.equal(after.cluster.status, 'HA');
+    assert.equal(after.this_node.role_since_ms >= before.this_node.role_since_ms, true, 'no role change');
+  }));
+});
+
+/** Captures `count` heartbeat payloads arriving at `node` (address `to`) on ext0 (tcpdump, pcap parsed here). */
+async function capture(lab: Lab, node: 'a' | 'b', to: string, count: number): Promise<Uint8Array[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-pcap-'));
+  try {
+    const file = join(dir, 'hb.pcap');
+    const r = await lab.exec(node, ['tcpdump', '-i', 'ext0', '-c', String(count), '-w', file, '-U', 'udp', 'and', 'dst', 'port', String(HEARTBEAT_PORT), 'and', 'dst', 'host', to], { timeoutMs: 10_000 });
+    assert.equal(r.code, 0, `tcpdump: ${r.stderr}`);
+    return udpPayloads(readFileSync(file));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** UDP payloads of an Ethernet pcap file (classic format, little-endian, as tcpdump writes it). */
+function udpPayloads(pcap: Buffer): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let off = 24; off + 16 <= pcap.length;) {
+    const len = pcap.readUInt32LE(off + 8);
+    const frame = pcap.subarray(off + 16, off + 16 + len);
+    off += 16 + len;
+    const ip = 14;
+    const ihl = ((frame[ip] ?? 0) & 0x0f) * 4;
+    const udp = ip + ihl;
+    const udpLen = frame.readUInt16BE(udp + 4);
+    out.push(new Uint8Array(frame.subarray(udp + 8, udp + udpLen)));
+  }
+  return out;
+}
+
+/** Sends datagrams from a lab namespace with a small Node program (the attacker). */
+async function sendFrom(lab: Lab, where: string, address: string, datagrams: readonly Uint8Array[]): Promise<void> {
+  const hex = datagrams.map((d) => Buffer.from(d).toString('hex'));
+  const program = `
+    const s = require('node:dgram').createSocket('udp4');
+    const list = ${JSON.stringify(hex)};
+    let i = 0;
+    const next = () => { if (i >= list.length) { s.close(); return; } s.send(Buffer.from(list[i++], 'hex'), ${HEARTBEAT_PORT}, '${address}', next); };
+    next();`;
+  const r = await lab.exec(where, [process.execPath, '-e', program], { timeoutMs: 5000 });
+  assert.equal(r.code, 0, r.stderr);
+}
