@@ -4,7 +4,7 @@
  * it, also when it fails.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -71,8 +71,7 @@ describe('HA on real networking (namespaces)', { skip, concurrency: false }, () 
     }
     const log = readFileSync(join(lab.dir, `${survivor}.log`), 'utf8');
     assert.match(log, /split brain detected/);
-    const r = await lab.exec(survivor, [process.execPath, join(process.cwd(), 'dist/cli/tandem.js'), 'cluster', 'resolve-split-brain',
-      '--keep', 'this', '--config', join(lab.dir, 'cluster.yaml'), '--node', survivor]);
+    const r = await tandem(lab, survivor, ['cluster', 'resolve-split-brain', '--keep', 'this']);
     assert.equal(r.code, 0, r.stderr);
     await waitFor('HA again', 10_000, async () => ((await status(lab, 'a')).cluster.status === 'HA' && (await status(lab, 'b')).cluster.status === 'HA' ? true : undefined));
     assert.equal(await lab.vipOwner(), survivor);
@@ -105,6 +104,49 @@ describe('HA on real networking (namespaces)', { skip, concurrency: false }, () 
     assert.equal(await lab.vipOwner(), secondary);
   }));
 
+  it('SIGTERM of the primary: it hands the service over before it exits', () => withLab('default', async (lab) => {
+    const { primary, secondary } = await steady(lab);
+    const ping = lab.clientPing(VIP, { count: 60, intervalMs: 50 });
+    await sleep(500);
+    await lab.stop(primary);
+    const result = await ping;
+    assert.equal(await lab.vipOwner(), secondary);
+    assert.equal(result.duplicates, 0, 'never two nodes answering');
+    assert.match(readFileSync(join(lab.dir, `${primary}.log`), 'utf8'), /yielding to .*stop/);
+  }));
+
+  it('tandem reboot on the primary: planned handover, then the node restarts and returns as secondary', () => withLab('default', async (lab) => {
+    const { primary, secondary } = await steady(lab);
+    const pid = lab.pid(primary);
+    const r = await tandem(lab, primary, ['reboot']);
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor('the secondary to serve', 5000, async () => ((await lab.vipOwner()) === secondary ? true : undefined));
+    await waitFor('the old primary restarted, back as secondary', 20_000, async () => {
+      if (lab.pid(primary) === pid) return undefined;
+      const s = await status(lab, primary);
+      return s.this_node.role === 'secondary' && s.cluster.status === 'HA' ? true : undefined;
+    });
+  }));
+
+  it('next-hop changes apply live with tandem reload, without a role change', () => withLab('default', async (lab) => {
+    const { primary } = await steady(lab);
+    const file = join(lab.dir, 'cluster.yaml');
+    // Monitor the client (it answers pings) instead of the ext router, on both nodes.
+    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('next_hop: 192.0.2.1', 'next_hop: 192.0.2.100'));
+    for (const n of ['a', 'b'] as const) {
+      const r = await tandem(lab, n, ['reload']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /applied live/);
+    }
+    await waitFor('the new next hop judged reachable on both nodes', 5000, async () => {
+      const [a, b] = [await status(lab, 'a'), await status(lab, 'b')];
+      const ok = (x: typeof a) => x.next_hops.find((h) => h.interface === 'ext0')?.this_node.address === '192.0.2.100' &&
+        x.next_hops.every((h) => h.this_node.reachable === true);
+      return ok(a) && ok(b) ? true : undefined;
+    });
+    assert.equal(await lab.vipOwner(), primary);
+  }));
+
   it('spoofed, forged and replayed heartbeats from a third namespace are counted and change nothing', () => withLab('default', async (lab) => {
     const { secondary } = await steady(lab);
     const target = secondary === 'a' ? '192.0.2.11' : '192.0.2.12';
@@ -126,6 +168,12 @@ describe('HA on real networking (namespaces)', { skip, concurrency: false }, () 
     assert.equal(after.this_node.role_since_ms >= before.this_node.role_since_ms, true, 'no role change');
   }));
 });
+
+/** Runs the `tandem` CLI for `node` (inside its namespace, as an operator on that node would). */
+function tandem(lab: Lab, node: 'a' | 'b', args: readonly string[]): ReturnType<Lab['exec']> {
+  return lab.exec(node, [process.execPath, join(process.cwd(), 'dist/cli/tandem.js'), ...args,
+    '--config', join(lab.dir, 'cluster.yaml'), '--node', node]);
+}
 
 /** Captures `count` heartbeat payloads arriving at `node` (address `to`) on ext0 (tcpdump, pcap parsed here). */
 async function capture(lab: Lab, node: 'a' | 'b', to: string, count: number): Promise<Uint8Array[]> {
