@@ -66,23 +66,22 @@ export async function steady(lab: Lab): Promise<{ primary: NodeName; secondary: 
 
 /** nftables in a node's namespace: drop everything to and from `address` (a next hop lost). */
 export async function blockAddress(lab: Lab, node: NodeName, address: string): Promise<void> {
-  await nft(lab, node, [
-    'add table inet tdmtest',
-    'add chain inet tdmtest in { type filter hook input priority 0; }',
-    'add chain inet tdmtest out { type filter hook output priority 0; }',
-    `add rule inet tdmtest in ip saddr ${address} drop`,
-    `add rule inet tdmtest out ip daddr ${address} drop`,
-  ]);
+  await drop(lab, node, [`ip saddr ${address}`], [`ip daddr ${address}`]);
 }
 
 /** nftables in a node's namespace: drop the heartbeats on every path (a full partition). */
 export async function blockHeartbeats(lab: Lab, node: NodeName): Promise<void> {
+  await drop(lab, node, [`udp dport ${HEARTBEAT_PORT}`], [`udp dport ${HEARTBEAT_PORT}`]);
+}
+
+/** Drop rules in a table of the tests' own, so that `unblock` removes exactly them. */
+async function drop(lab: Lab, node: NodeName, input: readonly string[], output: readonly string[]): Promise<void> {
   await nft(lab, node, [
     'add table inet tdmtest',
     'add chain inet tdmtest in { type filter hook input priority 0; }',
     'add chain inet tdmtest out { type filter hook output priority 0; }',
-    `add rule inet tdmtest in udp dport ${HEARTBEAT_PORT} drop`,
-    `add rule inet tdmtest out udp dport ${HEARTBEAT_PORT} drop`,
+    ...input.map((m) => `add rule inet tdmtest in ${m} drop`),
+    ...output.map((m) => `add rule inet tdmtest out ${m} drop`),
   ]);
 }
 
