@@ -207,6 +207,11 @@ function onDatagram(state: NodeState, path: string, bytes: Uint8Array, out: Out,
     out.log('info', 'peer-restart', `peer ${peer.name} restarted (boot ${hb.bootId})`);
     s = { ...s, acked: null };
   }
+  // Two primaries met and the peer yielded: neighbours may have followed its gratuitous ARP,
+  // so announce the addresses again, once.
+  if (state.role === 'primary' && state.peer?.report.role === 'primary' && report.role !== 'primary') {
+    out.push({ kind: 'announce' });
+  }
   // The peer acknowledged our request: it is carried out there.
   if (s.outgoing !== null && report.ack === s.outgoing.id) s = { ...s, outgoing: null };
   s = adoptUuid(s, report, out);
@@ -470,7 +475,6 @@ function decidePrimary(s: NodeState, report: PeerReport | null, out: Out): NodeS
       (report.term === s.primaryTerm && ipv4Value(s.config.peer?.haAddress ?? '') < ipv4Value(s.config.self.haAddress));
     const why = report.term > s.primaryTerm ? `a newer term (${report.term} > ${s.primaryTerm})` : 'the same term and the lower HA address';
     if (peerWins) return setRole(s, 'secondary', `${peerName} is primary with ${why}`, out);
-    out.push({ kind: 'announce' });
     return s;
   }
   return evaluateNextHopRule(s, report, out);
