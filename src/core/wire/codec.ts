@@ -66,10 +66,13 @@ export type DecodeResult =
  */
 export function encodeHeartbeat(hb: Heartbeat, mac: Mac): Uint8Array {
   // Encode the validated copy, not `hb` itself: it drops any extra runtime properties and
-  // guarantees the peer's validator will accept what we send.
-  const canonical = parseHeartbeat(hb, 'heartbeat');
+  // guarantees the peer's validator will accept what we send. A node sends the same report on
+  // every path: it is validated once (reports are immutable values).
+  const { report, ...envelope } = hb;
+  const canonicalReport = validReport(report);
+  const canonical = parseEnvelope(envelope, 'heartbeat');
   if (canonical instanceof Invalid) throw new Error(`encodeHeartbeat: ${canonical.message}`);
-  const body = new TextEncoder().encode(JSON.stringify(canonical));
+  const body = ENCODER.encode(JSON.stringify({ ...canonical, report: canonicalReport }));
   const size = HEADER_BYTES + body.length + MAC_BYTES;
   if (size > MAX_DATAGRAM_BYTES) {
     throw new Error(`encodeHeartbeat: datagram of ${size} bytes exceeds MAX_DATAGRAM_BYTES (${MAX_DATAGRAM_BYTES})`);
@@ -106,7 +109,7 @@ export function decodeHeartbeat(bytes: Uint8Array, mac: Mac): DecodeResult {
   let json: unknown;
   try {
     // fatal: invalid UTF-8 is an error, not silently replaced.
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(HEADER_BYTES, HEADER_BYTES + bodyLength)));
+    json = JSON.parse(DECODER.decode(bytes.subarray(HEADER_BYTES, HEADER_BYTES + bodyLength)));
   } catch {
     return reject('malformed');
   }
@@ -272,7 +275,7 @@ const parseReport = record<PeerReport>({
   leaving: flag,
 });
 
-const parseHeartbeat = record<Heartbeat>({
+const ENVELOPE = {
   cluster: name,
   from: name,
   to: name,
@@ -280,5 +283,23 @@ const parseHeartbeat = record<Heartbeat>({
   bootId: id,
   seq: integer(1),
   sentAt: count,
-  report: parseReport,
-});
+} as const;
+
+const parseHeartbeat = record<Heartbeat>({ ...ENVELOPE, report: parseReport });
+const parseEnvelope = record<Omit<Heartbeat, 'report'>>(ENVELOPE);
+
+/** Reports already validated for sending, with their canonical copy. */
+const validated = new WeakMap<PeerReport, PeerReport>();
+
+function validReport(report: PeerReport): PeerReport {
+  const known = validated.get(report);
+  if (known !== undefined) return known;
+  const canonical = parseReport(report, 'heartbeat.report');
+  if (canonical instanceof Invalid) throw new Error(`encodeHeartbeat: ${canonical.message}`);
+  validated.set(report, canonical);
+  return canonical;
+}
+
+const ENCODER = new TextEncoder();
+// fatal: invalid UTF-8 is an error, not silently replaced.
+const DECODER = new TextDecoder('utf-8', { fatal: true });
