@@ -3,18 +3,18 @@
  * pure HA core to the adapters — UDP heartbeats, in-process ICMP probes, VIPs on a lease, hooks,
  * the state directory, the control socket — and carries out the core's effects in order.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { hmacSha256, randomBootId } from '../adapters/crypto/hmac.js';
 import { startControlServer } from '../adapters/control/server.js';
-import { CONTROL_SOCKET, type ControlAction } from '../adapters/control/protocol.js';
+import { CONTROL_SOCKET, type ActionReply, type ControlAction } from '../adapters/control/protocol.js';
 import { runHook } from '../adapters/hooks/run-hook.js';
 import { openIcmpProber, type IcmpProber } from '../adapters/icmp/prober.js';
 import { jsonLogger, type Logger } from '../adapters/log/logger.js';
 import { openVipManager, type VipManager } from '../adapters/net/vips.js';
 import { ensureDir, readJson, writeJsonAtomic } from '../adapters/state/store.js';
 import { openHeartbeatTransport, type HeartbeatTransport } from '../adapters/udp/heartbeats.js';
-import { spawn } from 'node:child_process';
 import { formatConfigError, loadConfig, readClusterKey, toCoreConfig, type TandemConfig } from '../config/load.js';
 import { initNode, step, type Capabilities } from '../core/ha/node.js';
 import { describeNode } from '../core/ha/status.js';
@@ -70,11 +70,13 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
 
   let state: NodeState | null = null;
   let stopping = false;
-  const feed = (input: Input): void => {
-    if (state === null) return;
+  /** Steps the core with one input and carries out its effects; returns them (for the operator). */
+  const feed = (input: Input): readonly Effect[] => {
+    if (state === null) return [];
     const r = step(state, input, caps);
     state = r.state;
     execute(r.effects);
+    return r.effects;
   };
 
   const peerName = Object.keys(config.nodes).find((n) => n !== opts.nodeName);
@@ -150,41 +152,37 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   execute(started.effects);
   const ticker = setInterval(() => { feed({ kind: 'tick', at: instant() }); }, core.timing.tickMs);
 
-  const collect = (fn: () => void): string[] => {
-    const before = messages.length;
-    fn();
-    return messages.splice(before);
-  };
-  const messages: string[] = [];
   const control = await startControlServer(join(self.stateDir, CONTROL_SOCKET), {
     status: () => (state === null ? null : describeNode(state, performance.now())),
-    action: (a) => ({ ok: true, messages: collect(() => { applyControl(a); }) }),
+    action: (a) => (a.type === 'reload' ? reload() : operate(a)),
   });
 
-  function applyControl(a: ControlAction): void {
-    if (a.type === 'reload') { reload(); return; }
-    const action: OperatorAction = a.type === 'convert-to-cluster' ? { type: a.type, config: reloadConfig() } : a;
-    feedCapturing({ kind: 'operator', at: instant(), action });
-  }
-  function feedCapturing(input: Input): void {
-    if (state === null) return;
-    const r = step(state, input, caps);
-    state = r.state;
-    for (const e of r.effects) if (e.kind === 'log') messages.push(`${e.level}: ${e.message}`);
-    execute(r.effects);
+  /** What the node said while carrying out an operator's request: its log lines. */
+  const said = (effects: readonly Effect[]): string[] =>
+    effects.flatMap((e) => (e.kind === 'log' ? [`${e.level}: ${e.message}`] : []));
+
+  function operate(a: Exclude<ControlAction, { type: 'reload' }>): ActionReply {
+    try {
+      const action: OperatorAction = a.type === 'convert-to-cluster' ? { type: a.type, config: reloadConfig() } : a;
+      return { ok: true, messages: said(feed({ kind: 'operator', at: instant(), action })) };
+    } catch (err) {
+      return { ok: false, messages: [`error: ${(err as Error).message}`] };
+    }
   }
   function reloadConfig(): ReturnType<typeof toCoreConfig> {
-    config = loadOrThrow(opts.configFile, opts.nodeName);
-    return toCoreConfig(config, opts.nodeName);
+    const next = loadOrThrow(opts.configFile, opts.nodeName);
+    const core = toCoreConfig(next, opts.nodeName);
+    config = next;
+    return core;
   }
-  function reload(): void {
+  /** Re-reads the configuration and applies it live; a refused file leaves the running one. */
+  function reload(): ActionReply {
     try {
       const next = reloadConfig();
-      feedCapturing({ kind: 'config', at: instant(), config: next });
-      messages.push('info: configuration reloaded');
+      return { ok: true, messages: [...said(feed({ kind: 'config', at: instant(), config: next })), 'info: configuration reloaded'] };
     } catch (err) {
-      messages.push(`error: configuration refused, the running one stays: ${(err as Error).message}`);
       log.log('error', 'config', `reload refused: ${(err as Error).message}`);
+      return { ok: false, messages: [`error: configuration refused, the running one stays: ${(err as Error).message}`] };
     }
   }
 
@@ -201,14 +199,15 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     setTimeout(() => { process.exit(code); }, 50);
   }
 
-  process.on('SIGTERM', () => {
+  const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    log.log('info', 'signal', 'SIGTERM: handing over if primary, then stopping');
+    log.log('info', 'signal', `${signal}: handing over if primary, then stopping`);
     feed({ kind: 'operator', at: instant(), action: { type: 'stop' } });
     setTimeout(() => { shutdown(0); }, STOP_DEADLINE_MS).unref();
-  });
-  process.on('SIGINT', () => { process.emit('SIGTERM'); });
+  };
+  process.on('SIGTERM', () => { stop('SIGTERM'); });
+  process.on('SIGINT', () => { stop('SIGINT'); });
   process.on('SIGHUP', () => { reload(); });
   log.log('info', 'ready', `node ${opts.nodeName} running (timing ${core.timing.name}, VIP lease ${String(vipLeaseSeconds)} s)`);
 }

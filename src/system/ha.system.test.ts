@@ -26,6 +26,11 @@ describe('HA on real networking (namespaces)', { skip, concurrency: false }, () 
     const s = await status(lab, primary);
     assert.equal(s.this_node.role, 'secondary');
     assert.match(s.this_node.reason, /next hops/);
+    // The client follows the gratuitous ARP, then every reply comes from the new primary.
+    await waitFor('the client answered by the new primary', 5000, async () => {
+      const one = await lab.clientPing(VIP, { count: 1, waitMs: 300 });
+      return one.replies[0]?.node === secondary ? true : undefined;
+    });
     const ping = await lab.clientPing(VIP, { count: 5, intervalMs: 100 });
     assert.ok(ping.replies.every((r) => r.ok && r.node === secondary), 'the client is answered by the new primary');
   }));
