@@ -58,7 +58,10 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   const stateFile = join(self.stateDir, HA_STATE_FILE);
 
   const core = toCoreConfig(config, opts.nodeName);
-  const vipLeaseSeconds = Math.max(2, Math.ceil((2 * core.timing.peerDeadAfterMs) / 1000));
+  // Twice the dead interval, in whole seconds (the kernel's unit): long enough that a busy moment never
+  // lets the address lapse, short enough that a killed daemon's node stops answering soon after
+  // the peer has taken over.
+  const vipLeaseSeconds = Math.max(1, Math.ceil((2 * core.timing.peerDeadAfterMs) / 1000));
   const vips: VipManager = openVipManager({
     vips: config.service.vips,
     leaseSeconds: vipLeaseSeconds,

@@ -33,8 +33,9 @@ export function loadConfig(file: string): ConfigResult {
 /**
  * Reads the cluster's heartbeat key. Refused: a missing or unreadable file, one that is not a
  * regular file, one that group or others may access (mode & 0o077), one shorter than 32 bytes.
- * The key is the file's bytes, trailing CR/LF excluded (so a key pasted with or without a final
- * newline is the same key on both nodes).
+ * The key is the file's bytes exactly: a key is random bytes (`head -c 32 /dev/urandom`), and
+ * one that happens to end in a CR or LF byte must keep it. Copy the file to the other node; do
+ * not paste it.
  */
 export function readClusterKey(
   config: TandemConfig,
@@ -61,13 +62,11 @@ export function readClusterKey(
       const mode = (stat.mode & 0o7777).toString(8).padStart(4, '0');
       return fail(`key file ${path} is ${what} by group or others (mode ${mode}); run chmod 600 ${path}`);
     }
-    const bytes = new Uint8Array(readFileSync(fd));
-    let end = bytes.length;
-    while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
-    if (end < MIN_KEY_BYTES) {
-      return fail(`key file ${path} holds ${end} bytes; a key needs at least ${MIN_KEY_BYTES} (head -c 32 /dev/urandom > ${path})`);
+    const key = new Uint8Array(readFileSync(fd));
+    if (key.length < MIN_KEY_BYTES) {
+      return fail(`key file ${path} holds ${key.length} bytes; a key needs at least ${MIN_KEY_BYTES} (head -c 32 /dev/urandom > ${path})`);
     }
-    return { ok: true, key: bytes.slice(0, end) };
+    return { ok: true, key };
   } catch (e) {
     return fail(`cannot read key file ${path}: ${ioReason(e)}`);
   } finally {

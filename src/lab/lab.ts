@@ -50,7 +50,7 @@ export interface LabOptions {
   readonly nodeCommand?: readonly string[];
   /** How long `stop` waits after SIGTERM before SIGKILL. Default 10 s. */
   readonly stopTimeoutMs?: number;
-  /** `start` fails if the process exits within this long. Default 300 ms. */
+  /** `start` fails if the process exits within this long. Default 1000 ms. */
   readonly startCheckMs?: number;
   /** Called before each step of `up` (progress output; tests inject failures by throwing). */
   readonly onStep?: (step: string) => void | Promise<void>;
@@ -469,7 +469,8 @@ export class Lab {
       pid, startTime: stat?.startTime ?? '?', argv, startedAt: new Date().toISOString(), frozen: false,
     };
     await this.update((s) => { s.processes[node] = record; });
-    await sleep(this.options.startCheckMs ?? 300);
+    // The daemon refuses a bad configuration about half a second after it starts (module loading).
+    await sleep(this.options.startCheckMs ?? 1000);
     if (!isOurs(record)) {
       await this.update((s) => { if (s.processes[node]?.pid === pid) Reflect.deleteProperty(s.processes, node); });
       throw new LabError(`node ${node} exited right after start; last lines of ${log}:\n${tail(log, 12)}`);
