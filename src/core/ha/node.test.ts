@@ -433,6 +433,17 @@ describe('node: handovers, dual primaries, split brain, flap limiter', () => {
       expect: { role: 'primary', serving: true, emitted: ['announce'], notEmitted: ['release-service'] },
     },
     {
+      name: 'dual primary on heal: re-announced on the heal and once more when the peer yields, not on every input meanwhile',
+      given: () => primaryAlone(),
+      when: (h) => {
+        resume(h, { role: 'primary', term: h.state.primaryTerm - 1, generations: h.state.persisted.generations });
+        h.run(300);
+        h.peerSays({ role: 'secondary', term: h.state.primaryTerm - 1, generations: h.state.persisted.generations });
+        h.run(300);
+      },
+      expect: { role: 'primary', serving: true, check: (h, mark) => { assert.equal(timesOf(h, mark, 'announce').length, 2); } },
+    },
+    {
       name: 'dual primary on heal with equal terms: the lower HA address keeps the role',
       given: () => primaryAlone(),
       when: (h) => { resume(h, { role: 'primary', term: h.state.primaryTerm, generations: h.state.persisted.generations }); h.run(300); },
