@@ -1,0 +1,14 @@
+/**
+ * The sync store on disk (issue 4): scanning roots into manifests, hashing prefixes for append
+ * plans, receiving files crash-safely, and preserving a diverged root. See docs/sync-store.md.
+ */
+export { preserveDiverged, divergedStamp } from './diverged.js';
+export { DEFAULT_RACY_WINDOW_MS, HashCache, type HashCacheOptions } from './hash-cache.js';
+export {
+  INCOMING_DIR, openReceiver, SyncIntegrityError,
+  type IncomingFile, type IntegrityProblem, type Leftover, type Receiver, type ReceiverOptions,
+} from './receiver.js';
+export {
+  hashCachePath, prefixHashes, prefixSha256, scanFile, scanTree,
+  type Refused, type RefusedKind, type ScanOptions, type ScanResult, type ScanStats,
+} from './scan.js';

@@ -1,0 +1,248 @@
+/**
+ * Scanning a root into its manifest (core/sync/manifest.ts), and hashing file prefixes for
+ * append plans. Regular files only: symlinks and special files are refused and reported, never
+ * followed; the store's work directory `.tandem-sync/` is skipped. Files are hashed 1 MiB at a
+ * time through one reused buffer, so memory does not depend on file sizes.
+ */
+import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  comparePaths, SYNC_WORK_DIR, validatePath,
+  type AppendCandidate, type FileEntry, type Manifest, type PrefixHash, type PrefixHashes,
+} from '../../core/sync/manifest.js';
+import { CHUNK_BYTES, errnoOf, hashHandle, openNoFollow, parentsAreDirs } from './fsutil.js';
+import { cacheKey, type HashCache } from './hash-cache.js';
+
+/** Conventional place of a root's hash cache. */
+export const hashCachePath = (root: string): string => join(root, SYNC_WORK_DIR, 'hash-cache.json');
+
+export type RefusedKind = 'symlink' | 'fifo' | 'socket' | 'block-device' | 'char-device' | 'other' | 'name-not-utf8';
+
+/** Something under the root that is not replicated, and why. */
+export interface Refused {
+  /** Relative path (a name that is not UTF-8 is shown with replacement characters). */
+  readonly path: string;
+  readonly kind: RefusedKind;
+}
+
+export interface ScanStats {
+  readonly files: number;
+  readonly bytes: number;
+  /** Files read and hashed (the others came from the cache). */
+  readonly hashedFiles: number;
+  readonly hashedBytes: number;
+  readonly cacheHits: number;
+}
+
+export interface ScanResult {
+  readonly manifest: Manifest;
+  /** Entries not replicated (symlinks, special files, undecodable names), sorted by path. */
+  readonly refused: readonly Refused[];
+  /**
+   * Files that kept changing while they were hashed (e.g. a log being written). Their entry
+   * describes exactly the bytes that were read, which may mix two versions: replicate them again
+   * once they settle (the engine's change events do).
+   */
+  readonly unstable: readonly string[];
+  readonly stats: ScanStats;
+}
+
+export interface ScanOptions {
+  /** Hash cache (see `HashCache.open` and `hashCachePath`); saved at the end of the scan. */
+  readonly hashCache?: HashCache;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function kindOf(st: BigIntStats): RefusedKind | 'file' | 'dir' {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  if (st.isBlockDevice()) return 'block-device';
+  if (st.isCharacterDevice()) return 'char-device';
+  return 'other';
+}
+
+/** Milliseconds as `fs.Stats` computes them (seconds × 1e3 + ns / 1e6), from exact bigint ns. */
+const msOf = (ns: bigint): number => Number(ns / 1_000_000_000n) * 1e3 + Number(ns % 1_000_000_000n) / 1e6;
+
+const sameStatus = (a: BigIntStats, b: BigIntStats): boolean =>
+  a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+
+interface Hashed {
+  readonly entry: FileEntry;
+  readonly fromCache: boolean;
+  readonly stable: boolean;
+  readonly key: string | undefined;
+}
+
+/** Attempts at a stable hash of a file that changes while it is read. */
+const HASH_ATTEMPTS = 3;
+
+/**
+ * Hashes one regular file (opened without following symlinks), using and feeding the cache.
+ * Undefined when the file vanished; throws when it is no longer a regular file.
+ */
+async function hashEntry(abs: string, rel: string, buffer: Buffer, cache: HashCache | undefined): Promise<Hashed | undefined> {
+  let fh;
+  try {
+    fh = await openNoFollow(abs);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    let before = await fh.stat({ bigint: true });
+    if (!before.isFile()) throw new Error(`${rel} is no longer a regular file`);
+    const cached = cache?.lookup(before);
+    if (cached !== undefined) {
+      return { entry: { path: rel, size: Number(before.size), mtimeMs: msOf(before.mtimeNs), sha256: cached }, fromCache: true, stable: true, key: cacheKey(before) };
+    }
+    for (let attempt = 1; ; attempt++) {
+      const startedMs = Date.now();
+      const hash = createHash('sha256');
+      const size = await hashHandle(fh, hash, buffer);
+      const after = await fh.stat({ bigint: true });
+      const stable = sameStatus(before, after) && BigInt(size) === after.size;
+      const sha256 = hash.digest('hex');
+      if (stable || attempt === HASH_ATTEMPTS) {
+        const recorded = stable && cache !== undefined && cache.record(after, sha256, startedMs);
+        return { entry: { path: rel, size, mtimeMs: msOf(after.mtimeNs), sha256 }, fromCache: false, stable, key: recorded ? cacheKey(after) : undefined };
+      }
+      before = after;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Scans `root` into its manifest. Throws if `root` is not a directory. A file that vanishes
+ * during the scan is simply absent; a directory that cannot be read is an error.
+ */
+export async function scanTree(root: string, options: ScanOptions = {}): Promise<ScanResult> {
+  const rootStat = await lstat(root);
+  if (!rootStat.isDirectory()) throw new Error(`cannot scan ${root}: not a directory`);
+  const cache = options.hashCache;
+  const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  const manifest = new Map<string, FileEntry>();
+  const refused: Refused[] = [];
+  const unstable: string[] = [];
+  const seenKeys = new Set<string>();
+  let hashedFiles = 0;
+  let hashedBytes = 0;
+  let cacheHits = 0;
+  let bytes = 0;
+
+  const stack: string[] = [''];
+  for (let rel = stack.pop(); rel !== undefined; rel = stack.pop()) {
+    const dirAbs = rel === '' ? root : join(root, rel);
+    let names: Buffer[];
+    try {
+      names = await readdir(dirAbs, { encoding: 'buffer' });
+    } catch (err) {
+      if (errnoOf(err) === 'ENOENT' && rel !== '') continue; // removed during the scan
+      throw err;
+    }
+    for (const raw of names) {
+      let name: string;
+      try {
+        name = decoder.decode(raw);
+      } catch {
+        refused.push({ path: rel === '' ? raw.toString('utf8') : `${rel}/${raw.toString('utf8')}`, kind: 'name-not-utf8' });
+        continue;
+      }
+      if (rel === '' && name === SYNC_WORK_DIR) continue;
+      const childRel = rel === '' ? name : `${rel}/${name}`;
+      validatePath(childRel); // a name from readdir never has "/" or NUL; "." and ".." are not listed
+      const abs = join(root, childRel);
+      let st: BigIntStats;
+      try {
+        st = await lstat(abs, { bigint: true });
+      } catch (err) {
+        if (errnoOf(err) === 'ENOENT') continue;
+        throw err;
+      }
+      const kind = kindOf(st);
+      if (kind === 'dir') {
+        stack.push(childRel);
+      } else if (kind === 'file') {
+        const h = await hashEntry(abs, childRel, buffer, cache);
+        if (h === undefined) continue;
+        manifest.set(childRel, h.entry);
+        bytes += h.entry.size;
+        if (h.key !== undefined) seenKeys.add(h.key);
+        if (h.fromCache) cacheHits++;
+        else { hashedFiles++; hashedBytes += h.entry.size; }
+        if (!h.stable) unstable.push(childRel);
+      } else {
+        refused.push({ path: childRel, kind });
+      }
+    }
+  }
+  if (cache !== undefined) {
+    cache.retain(seenKeys);
+    await cache.save();
+  }
+  refused.sort((a, b) => comparePaths(a.path, b.path));
+  unstable.sort(comparePaths);
+  return { manifest, refused, unstable, stats: { files: manifest.size, bytes, hashedFiles, hashedBytes, cacheHits } };
+}
+
+/**
+ * The entry of one file of a root (for replicating a single change): undefined when it does not
+ * exist; throws when it is not a regular file or a parent is a symlink. Uses and feeds the
+ * cache without saving it (call `hashCache.save()` when convenient).
+ */
+export async function scanFile(root: string, path: string, options: ScanOptions = {}): Promise<FileEntry | undefined> {
+  validatePath(path);
+  if (!await parentsAreDirs(root, path)) return undefined;
+  let st: BigIntStats;
+  try {
+    st = await lstat(join(root, path), { bigint: true });
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  const kind = kindOf(st);
+  if (kind !== 'file') throw new Error(`${path} is not a regular file (${kind})`);
+  const h = await hashEntry(join(root, path), path, Buffer.allocUnsafe(CHUNK_BYTES), options.hashCache);
+  return h?.entry;
+}
+
+/**
+ * sha256 of the first `bytes` bytes of `root/path` (for an append plan: `bytes` is the target's
+ * size). Undefined when the file is missing or shorter than `bytes`.
+ */
+export async function prefixSha256(root: string, path: string, bytes: number): Promise<string | undefined> {
+  validatePath(path);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`bytes ${String(bytes)} is not a non-negative integer`);
+  let fh;
+  try {
+    fh = await openNoFollow(join(root, path));
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const hash = createHash('sha256');
+    const read = await hashHandle(fh, hash, Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(bytes, 1))), 0, bytes);
+    return read === bytes ? hash.digest('hex') : undefined;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The prefix hashes for `appendCandidates(source, target)`, computed on the source's root. */
+export async function prefixHashes(root: string, candidates: readonly AppendCandidate[]): Promise<PrefixHashes> {
+  const out = new Map<string, PrefixHash>();
+  for (const c of candidates) {
+    const sha256 = await prefixSha256(root, c.path, c.bytes);
+    if (sha256 !== undefined) out.set(c.path, { bytes: c.bytes, sha256 });
+  }
+  return out;
+}
