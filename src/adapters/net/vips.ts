@@ -39,6 +39,8 @@ export interface VipOptions {
  * neighbours that missed the burst or that ignored it within their ARP locktime (1 s by default).
  */
 const GARP_BURST_MS = [20, 120, 320, 1100];
+/** A re-announce (addresses already configured) needs no wait for the `ip` batch. */
+const REANNOUNCE_MS = [0, 100, 300, 1100];
 
 export function openVipManager(opts: VipOptions): VipManager {
   let ip: ChildProcessWithoutNullStreams | null = null;
@@ -76,8 +78,8 @@ export function openVipManager(opts: VipOptions): VipManager {
       child.on('close', (code) => { if (code !== 0) opts.onError(`arping ${v.address} on ${v.interface} failed (exit ${String(code)}): ${err.trim()}`); });
     }
   };
-  const announce = (): void => {
-    for (const ms of GARP_BURST_MS) timers.push(setTimeout(garp, ms));
+  const announce = (schedule: readonly number[]): void => {
+    for (const ms of schedule) timers.push(setTimeout(garp, ms));
   };
   const stopTimers = (): void => {
     if (refresh !== null) clearInterval(refresh);
@@ -92,14 +94,14 @@ export function openVipManager(opts: VipOptions): VipManager {
       // Refresh three times per lease: one late refresh never lets the address lapse.
       stopTimers();
       refresh = setInterval(lease, (opts.leaseSeconds * 1000) / 3);
-      announce();
+      announce(GARP_BURST_MS);
     },
     release() {
       stopTimers();
       for (const v of opts.vips) command(`address del ${v.address}/${String(v.prefix)} dev ${v.interface}`);
     },
     announce() {
-      announce();
+      announce(REANNOUNCE_MS);
     },
     close() {
       stopTimers();
