@@ -44,8 +44,7 @@
  * The lab is removed after every run, also on failure and on Ctrl-C / SIGTERM. Needs root.
  */
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -60,6 +59,7 @@ import { run, sleep } from '../lab/run.js';
 import { ClientProbe, steadyFrom, type ClientReply } from './failover/client-probe.js';
 import { summarize, type Summary } from './failover/stats.js';
 import { systemOf, type BenchSystem } from './failover/systems.js';
+import { labId, log, message, other, saveLogs, sweep } from './failover/common.js';
 
 const PING_INTERVAL_MS = 20;
 /** Replies in a row from the primary before the partition. */
@@ -133,14 +133,7 @@ function parseArgs(argv: readonly string[]): Options {
   return { runs, timing, scenarios, json, logs, save };
 }
 
-const other = (n: NodeName): NodeName => (n === 'a' ? 'b' : 'a');
-const log = (line: string): void => { process.stderr.write(`${line}\n`); };
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-function labId(): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  return `ah${[...randomBytes(6)].map((b) => alphabet[b % alphabet.length] ?? 'x').join('')}`;
-}
 
 /** Every heartbeat path cut, nothing else: UDP to the heartbeat port dropped in and out. */
 function partitionRules(): string {
@@ -292,22 +285,6 @@ const labDirs = new Set<string>();
 let aborting = false;
 const isAborting = (): boolean => aborting;
 
-/** SIGKILLs every process whose command line names one of our lab directories (a daemon that escaped a deleted namespace). */
-function sweep(dirs: Iterable<string>): number {
-  const needles = [...dirs].map((d) => `${d}/`);
-  if (needles.length === 0) return 0;
-  let killed = 0;
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    let cmdline: string;
-    try { cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' '); } catch { continue; }
-    if (needles.some((n) => cmdline.includes(n))) {
-      try { process.kill(pid, 'SIGKILL'); killed++; } catch { /* gone */ }
-    }
-  }
-  return killed;
-}
 
 async function stopObservers(): Promise<void> {
   const stopping: Promise<void>[] = active.recorders.map((r) => r.stop().catch(() => undefined));
@@ -404,7 +381,7 @@ function lostSentAfter(replies: readonly ClientReply[], t: number): number {
 async function oneRun(system: BenchSystem, scenario: Scenario, index: number, opts: Options): Promise<RunRecord> {
   const setupFailures: string[] = [];
   for (let attempt = 1; attempt <= SETUP_ATTEMPTS && !isAborting(); attempt++) {
-    const lab = system.newLab(labId());
+    const lab = system.newLab(labId('ah'));
     active.lab = lab;
     labDirs.add(lab.dir);
     let stage = 'setup';
@@ -572,13 +549,6 @@ function emptyRecord(scenario: Scenario, run: number, lab: string, setupFailures
   };
 }
 
-function saveLogs(lab: Lab, dir: string, prefix: string): void {
-  mkdirSync(dir, { recursive: true });
-  for (const name of ['a.log', 'b.log', 'hooks.log']) {
-    const from = join(lab.dir, name);
-    if (existsSync(from)) copyFileSync(from, join(dir, `${prefix}-${name}`));
-  }
-}
 
 // ── results ─────────────────────────────────────────────────────────────────────────────────
 

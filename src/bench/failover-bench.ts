@@ -26,16 +26,16 @@
  * (or 15 s after the fault without it). The lab is removed after every run, also on failure and on
  * Ctrl-C / SIGTERM; no process of it (keepalived included) survives. Needs root.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { isRoot, REPO_ROOT, VIP, type Lab, type NodeName, type VipOwner } from '../lab/lab.js';
 import { run, sleep } from '../lab/run.js';
 import { ClientProbe, clientView, steadyFrom, type ClientView } from './failover/client-probe.js';
 import { KEEPALIVED, keepalivedVersion } from './failover/keepalived.js';
 import { seconds, summarize, type Summary } from './failover/stats.js';
 import { FAULT_LABEL, FAULTS, SYSTEM_NAMES, systemOf, type BenchSystem, type Fault, type SystemName } from './failover/systems.js';
+import { labId, log, message, other, saveLogs, sweep } from './failover/common.js';
 
 const PING_INTERVAL_MS = 20;
 /** Replies in a row from the primary before the fault. */
@@ -128,14 +128,7 @@ function parseArgs(argv: readonly string[]): Options {
   return { runs, json, systems, faults, logs, save };
 }
 
-const other = (n: NodeName): NodeName => (n === 'a' ? 'b' : 'a');
-const log = (line: string): void => { process.stderr.write(`${line}\n`); };
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-function labId(): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  return `fb${[...randomBytes(6)].map((b) => alphabet[b % alphabet.length] ?? 'x').join('')}`;
-}
 
 /** nftables in the primary's namespace: IPv4 to and from the ext router dropped, nothing else. */
 function nextHopDropRules(): string {
@@ -156,26 +149,6 @@ let aborting = false;
 /** A function, not the variable: the signal handler sets it while an await is pending. */
 const isAborting = (): boolean => aborting;
 
-/** SIGKILLs every process whose command line names one of our lab directories (a daemon that escaped a deleted namespace). */
-function sweep(dirs: Iterable<string>): number {
-  const needles = [...dirs].map((d) => `${d}/`);
-  if (needles.length === 0) return 0;
-  let killed = 0;
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    let cmdline: string;
-    try {
-      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    } catch {
-      continue;
-    }
-    if (needles.some((n) => cmdline.includes(n))) {
-      try { process.kill(pid, 'SIGKILL'); killed++; } catch { /* gone */ }
-    }
-  }
-  return killed;
-}
 
 async function teardown(lab: Lab): Promise<void> {
   await active.probe?.stop().catch(() => undefined);
@@ -204,7 +177,7 @@ function onSignal(sig: NodeJS.Signals): void {
 async function oneRun(system: BenchSystem, fault: Fault, index: number, opts: Options): Promise<RunRecord> {
   const setupFailures: string[] = [];
   for (let attempt = 1; attempt <= SETUP_ATTEMPTS && !isAborting(); attempt++) {
-    const lab = system.newLab(labId());
+    const lab = system.newLab(labId('fb'));
     active.lab = lab;
     labDirs.add(lab.dir);
     const base = { system: system.name, fault, run: index, lab: lab.id };
@@ -269,13 +242,6 @@ async function oneRun(system: BenchSystem, fault: Fault, index: number, opts: Op
   };
 }
 
-function saveLogs(lab: Lab, dir: string, prefix: string): void {
-  mkdirSync(dir, { recursive: true });
-  for (const name of ['a.log', 'b.log', 'hooks.log']) {
-    const from = join(lab.dir, name);
-    if (existsSync(from)) copyFileSync(from, join(dir, `${prefix}-${name}`));
-  }
-}
 
 // ── results ─────────────────────────────────────────────────────────────────────────────────
 
