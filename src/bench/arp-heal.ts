@@ -59,7 +59,7 @@ import { run, sleep } from '../lab/run.js';
 import { ClientProbe, steadyFrom, type ClientReply } from './failover/client-probe.js';
 import { summarize, type Summary } from './failover/stats.js';
 import { systemOf, type BenchSystem } from './failover/systems.js';
-import { labId, log, message, other, saveLogs, sweep } from './failover/common.js';
+import { labId, LabSession, log, message, other, saveLogs, sweep } from './failover/common.js';
 
 const PING_INTERVAL_MS = 20;
 /** Replies in a row from the primary before the partition. */
@@ -279,41 +279,7 @@ function settledAt(initial: string | null, events: readonly { at: number; mac: s
 
 // ── clean-up: the lab of the run in progress, also on Ctrl-C ─────────────────────────────────
 
-const active: { lab: Lab | null; probe: ClientProbe | null; recorders: Recorder[]; building: Promise<unknown> | null } =
-  { lab: null, probe: null, recorders: [], building: null };
-const labDirs = new Set<string>();
-let aborting = false;
-const isAborting = (): boolean => aborting;
-
-
-async function stopObservers(): Promise<void> {
-  const stopping: Promise<void>[] = active.recorders.map((r) => r.stop().catch(() => undefined));
-  if (active.probe !== null) stopping.push(active.probe.stop().catch(() => undefined));
-  await Promise.all(stopping);
-  active.recorders = [];
-  active.probe = null;
-}
-
-async function teardown(lab: Lab): Promise<void> {
-  await stopObservers();
-  await lab.down().catch((err: unknown) => { log(`  lab ${lab.id}: down failed: ${message(err)}`); });
-  const stray = sweep([lab.dir]);
-  if (stray > 0) log(`  lab ${lab.id}: killed ${stray} stray process(es) that outlived the lab`);
-  if (active.lab === lab) active.lab = null;
-}
-
-function onSignal(sig: NodeJS.Signals): void {
-  if (aborting) return;
-  aborting = true;
-  log(`\n${sig}: removing the lab in progress…`);
-  void (async () => {
-    await stopObservers();
-    if (active.building !== null) await active.building.catch(() => undefined);
-    if (active.lab !== null) await teardown(active.lab);
-    sweep(labDirs);
-    process.exit(130);
-  })();
-}
+const session = new LabSession();
 
 // ── one run ─────────────────────────────────────────────────────────────────────────────────
 
@@ -380,26 +346,26 @@ function lostSentAfter(replies: readonly ClientReply[], t: number): number {
 
 async function oneRun(system: BenchSystem, scenario: Scenario, index: number, opts: Options): Promise<RunRecord> {
   const setupFailures: string[] = [];
-  for (let attempt = 1; attempt <= SETUP_ATTEMPTS && !isAborting(); attempt++) {
+  for (let attempt = 1; attempt <= SETUP_ATTEMPTS && !session.isAborting(); attempt++) {
     const lab = system.newLab(labId('ah'));
-    active.lab = lab;
-    labDirs.add(lab.dir);
+    session.lab = lab;
+    session.dirs.add(lab.dir);
     let stage = 'setup';
     let healer: ChildProcess | null = null;
     try {
       const up = lab.up({ start: false });
-      active.building = up;
+      session.building = up;
       await up;
-      active.building = null;
+      session.building = null;
       const primary = await system.start(lab, STEADY_TIMEOUT_MS);
       const macs = await lab.nodeMacs();
       const nodeOfMac = (mac: string | null): NodeName | null => NODES.find((n) => macs[n] === mac) ?? null;
       const probe = new ClientProbe(lab.ns('client'), VIP, PING_INTERVAL_MS);
-      active.probe = probe;
+      session.observers = [probe];
       const tcpdump = new Recorder('tcpdump', lab.ns('client'), ['tcpdump', '-l', '-n', '-e', '-tt', '-i', HOST_IFACE, 'arp']);
       const neigh = new Recorder('neigh', lab.ns('client'), ['ip', '-ts', 'monitor', 'neigh']);
       const addr = { a: new Recorder('addr-a', lab.ns('a'), ['ip', '-ts', 'monitor', 'address']), b: new Recorder('addr-b', lab.ns('b'), ['ip', '-ts', 'monitor', 'address']) };
-      active.recorders = [tcpdump, neigh, addr.a, addr.b];
+      session.observers = [probe, tcpdump, neigh, addr.a, addr.b];
       if (!await tcpdump.ready(/listening on/, 5000)) throw new Error(`tcpdump did not start: ${tcpdump.errors}`);
       if (!await probe.until((r) => steadyFrom(r, primary, WARMUP_REPLIES), WARMUP_TIMEOUT_MS)) {
         throw new Error(`the client did not get ${WARMUP_REPLIES} replies in a row from ${primary} (${probe.replies.length} replies; ${probe.errors})`);
@@ -457,7 +423,7 @@ async function oneRun(system: BenchSystem, scenario: Scenario, index: number, op
       }
       const endAt = Date.now();
       await sleep(200); // the monitors' last lines
-      await stopObservers();
+      await session.stopObservers();
 
       const [fa, fb] = await Promise.all([statusOf(lab, 'a'), statusOf(lab, 'b')]);
       const survivor: NodeName | null = fa?.this_node.role === 'primary' && fb?.this_node.role !== 'primary' ? 'a'
@@ -525,16 +491,16 @@ async function oneRun(system: BenchSystem, scenario: Scenario, index: number, op
       if (scenario === 'on-loser' && survivor !== null && terms !== null && (terms.a < terms.b ? 'a' : 'b') !== loser) problems.push('another node yielded than predicted from the terms');
       return { ...record, error: problems.length === 0 ? null : problems.join('; ') };
     } catch (err) {
-      if (isAborting()) break;
+      if (session.isAborting()) break;
       if (opts.logs !== null) saveLogs(lab, opts.logs, `${opts.timing}-${scenario}-${String(index).padStart(2, '0')}-failed${attempt}`);
       setupFailures.push(`${lab.id}: ${stage}: ${message(err)}`);
       log(`  ${scenario} #${index}: attempt ${attempt} failed (${stage}): ${message(err)}`);
       // Only a failed set-up is retried; a failure once the partition is made is the run's result.
       if (stage !== 'setup') return emptyRecord(scenario, index, lab.id, setupFailures, `${stage}: ${message(err)}`);
     } finally {
-      active.building = null;
+      session.building = null;
       if (healer !== null && healer.exitCode === null && healer.signalCode === null) healer.kill('SIGKILL');
-      await teardown(lab);
+      await session.teardown(lab);
     }
   }
   return emptyRecord(scenario, index, '', setupFailures, `no steady state in ${SETUP_ATTEMPTS} attempts`);
@@ -612,24 +578,23 @@ async function main(): Promise<void> {
     log('arp-heal needs root: it builds network namespaces (run it with sudo).');
     process.exit(1);
   }
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  session.removeOnSignals();
   const system = systemOf(opts.timing === 'default' ? 'tandem-default' : 'tandem-fast');
   const command = ['node', 'dist/bench/arp-heal.js', ...process.argv.slice(2)].join(' ');
   const started = new Date();
   log(`arp-heal: ${opts.runs} run(s) × ${opts.scenarios.join(', ')}, timing ${opts.timing}; a fresh lab per run`);
   const records: RunRecord[] = [];
-  for (let i = 1; i <= opts.runs && !isAborting(); i++) {
+  for (let i = 1; i <= opts.runs && !session.isAborting(); i++) {
     for (const scenario of opts.scenarios) {
-      if (isAborting()) break;
+      if (session.isAborting()) break;
       const r = await oneRun(system, scenario, i, opts);
-      if (isAborting()) break;
+      if (session.isAborting()) break;
       records.push(r);
       const garps = r.survivor === null ? '' : r.garpsAfterHeal[r.survivor].map((t) => Math.round(t)).join('/');
       log(`  ${scenario} #${i} (${r.lab}): ${r.healAt === null ? '' : `primary ${r.primary ?? '?'} → survivor ${r.survivor ?? '?'}; ARP at heal ${String(r.arpAtHeal)}; one VIP ${ms(r.vipOneMs)}, ARP settled ${ms(r.arpSettledMs)} (poll ${ms(r.arpSettledPollMs)}), survivor GARPs at ${garps} ms, lost ${r.lostAfterHeal ?? '–'}, after settled ${JSON.stringify(r.afterSettled)}`}${r.error === null ? '' : ` — ${r.error}`}`);
     }
   }
-  const leftovers = sweep(labDirs);
+  const leftovers = sweep(session.dirs);
   if (leftovers > 0) log(`killed ${leftovers} process(es) that outlived their lab`);
   const finished = new Date();
   const environment = { node: process.version, kernel: release(), cpus: cpus().length, client: `iputils ping of ${VIP} from 192.0.2.100 every ${PING_INTERVAL_MS} ms` };
@@ -663,8 +628,8 @@ async function main(): Promise<void> {
 
 main().catch(async (err: unknown) => {
   log(`arp-heal: ${message(err)}`);
-  await stopObservers();
-  if (active.lab !== null) await teardown(active.lab);
-  sweep(labDirs);
+  await session.stopObservers();
+  if (session.lab !== null) await session.teardown(session.lab);
+  sweep(session.dirs);
   process.exit(1);
 });

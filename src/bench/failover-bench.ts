@@ -29,13 +29,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
-import { isRoot, REPO_ROOT, VIP, type Lab, type NodeName, type VipOwner } from '../lab/lab.js';
+import { isRoot, REPO_ROOT, VIP, type NodeName, type VipOwner } from '../lab/lab.js';
 import { run, sleep } from '../lab/run.js';
 import { ClientProbe, clientView, steadyFrom, type ClientView } from './failover/client-probe.js';
 import { KEEPALIVED, keepalivedVersion } from './failover/keepalived.js';
 import { seconds, summarize, type Summary } from './failover/stats.js';
 import { FAULT_LABEL, FAULTS, SYSTEM_NAMES, systemOf, type BenchSystem, type Fault, type SystemName } from './failover/systems.js';
-import { labId, log, message, other, saveLogs, sweep } from './failover/common.js';
+import { labId, LabSession, log, message, other, saveLogs, sweep } from './failover/common.js';
 
 const PING_INTERVAL_MS = 20;
 /** Replies in a row from the primary before the fault. */
@@ -143,53 +143,26 @@ function nextHopDropRules(): string {
 
 // ── clean-up: the lab of the run in progress, also on Ctrl-C ─────────────────────────────────
 
-const active: { lab: Lab | null; probe: ClientProbe | null; building: Promise<unknown> | null } = { lab: null, probe: null, building: null };
-const labDirs = new Set<string>();
-let aborting = false;
-/** A function, not the variable: the signal handler sets it while an await is pending. */
-const isAborting = (): boolean => aborting;
-
-
-async function teardown(lab: Lab): Promise<void> {
-  await active.probe?.stop().catch(() => undefined);
-  active.probe = null;
-  await lab.down().catch((err: unknown) => { log(`  lab ${lab.id}: down failed: ${message(err)}`); });
-  const stray = sweep([lab.dir]);
-  if (stray > 0) log(`  lab ${lab.id}: killed ${stray} stray process(es) that outlived the lab`);
-  if (active.lab === lab) active.lab = null;
-}
-
-function onSignal(sig: NodeJS.Signals): void {
-  if (aborting) return;
-  aborting = true;
-  log(`\n${sig}: removing the lab in progress…`);
-  void (async () => {
-    await active.probe?.stop().catch(() => undefined);
-    if (active.building !== null) await active.building.catch(() => undefined);
-    if (active.lab !== null) await teardown(active.lab);
-    sweep(labDirs);
-    process.exit(130);
-  })();
-}
+const session = new LabSession();
 
 // ── one run ─────────────────────────────────────────────────────────────────────────────────
 
 async function oneRun(system: BenchSystem, fault: Fault, index: number, opts: Options): Promise<RunRecord> {
   const setupFailures: string[] = [];
-  for (let attempt = 1; attempt <= SETUP_ATTEMPTS && !isAborting(); attempt++) {
+  for (let attempt = 1; attempt <= SETUP_ATTEMPTS && !session.isAborting(); attempt++) {
     const lab = system.newLab(labId('fb'));
-    active.lab = lab;
-    labDirs.add(lab.dir);
+    session.lab = lab;
+    session.dirs.add(lab.dir);
     const base = { system: system.name, fault, run: index, lab: lab.id };
     try {
       const up = lab.up({ start: false });
-      active.building = up;
+      session.building = up;
       await up;
-      active.building = null;
+      session.building = null;
       const primary = await system.start(lab, STEADY_TIMEOUT_MS);
       const secondary = other(primary);
       const probe = new ClientProbe(lab.ns('client'), VIP, PING_INTERVAL_MS);
-      active.probe = probe;
+      session.observers = [probe];
       if (!await probe.until((r) => steadyFrom(r, primary, WARMUP_REPLIES), WARMUP_TIMEOUT_MS)) {
         throw new Error(`the client did not get ${WARMUP_REPLIES} replies in a row from ${primary} (${probe.replies.length} replies; ${probe.errors})`);
       }
@@ -216,7 +189,7 @@ async function oneRun(system: BenchSystem, fault: Fault, index: number, opts: Op
       await sleep(TAIL_MS);
       const endAt = Date.now();
       await probe.stop();
-      active.probe = null;
+      session.observers = [];
       let survivors: number | null = null;
       if (fault === 'kill') survivors = (await system.daemonPids(lab, primary)).length;
       const view = clientView(probe.replies, faultAt, primary, endAt);
@@ -227,13 +200,13 @@ async function oneRun(system: BenchSystem, fault: Fault, index: number, opts: Op
         vipOwnerAfter, survivors, error: view.takeoverMs === null ? `no reply from ${secondary} within ${TAKEOVER_TIMEOUT_MS / 1000} s` : null,
       };
     } catch (err) {
-      if (isAborting()) break;
+      if (session.isAborting()) break;
       setupFailures.push(`${lab.id}: ${message(err)}`);
       log(`  ${system.name} ${fault} #${index}: attempt ${attempt} failed: ${message(err)}`);
       if (opts.logs !== null) saveLogs(lab, opts.logs, `${system.name}-${fault}-${String(index).padStart(2, '0')}-failed${attempt}`);
     } finally {
-      active.building = null;
-      await teardown(lab);
+      session.building = null;
+      await session.teardown(lab);
     }
   }
   return {
@@ -317,8 +290,7 @@ async function main(): Promise<void> {
     const v = await run(KEEPALIVED, ['--version']);
     kaVersion = keepalivedVersion(`${v.stdout}\n${v.stderr}`);
   }
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  session.removeOnSignals();
 
   const command = ['node', 'dist/bench/failover-bench.js', ...process.argv.slice(2)].join(' ');
   const started = new Date();
@@ -326,18 +298,18 @@ async function main(): Promise<void> {
   const records: RunRecord[] = [];
   for (const name of opts.systems) {
     const system = systemOf(name);
-    for (let i = 1; i <= opts.runs && !isAborting(); i++) {
+    for (let i = 1; i <= opts.runs && !session.isAborting(); i++) {
       for (const fault of opts.faults) {
-        if (isAborting()) break;
+        if (session.isAborting()) break;
         const r = await oneRun(system, fault, i, opts);
-        if (isAborting()) break;
+        if (session.isAborting()) break;
         records.push(r);
         const extra = r.fault === 'kill' && r.survivors !== 0 && r.survivors !== null ? `, ${r.survivors} daemon process(es) survived the SIGKILL` : '';
         log(`  ${name} ${fault} #${i}: ${r.error ?? `takeover ${seconds(r.takeoverMs)}, longest gap ${seconds(r.outageMs)}, ${r.lost ?? 0} lost, ${r.oldPrimaryAfterFault ?? 0} replies from ${r.primary ?? '?'} after the fault, VIP on ${String(r.vipOwnerAfter)} at the end`}${extra}`);
       }
     }
   }
-  const leftovers = sweep(labDirs);
+  const leftovers = sweep(session.dirs);
   if (leftovers > 0) log(`killed ${leftovers} process(es) that outlived their lab`);
   const finished = new Date();
 
@@ -390,7 +362,7 @@ async function main(): Promise<void> {
 
 main().catch(async (err: unknown) => {
   log(`bench:failover: ${message(err)}`);
-  if (active.lab !== null) await teardown(active.lab);
-  sweep(labDirs);
+  if (session.lab !== null) await session.teardown(session.lab);
+  sweep(session.dirs);
   process.exit(1);
 });

@@ -46,3 +46,54 @@ export function sweep(dirs: Iterable<string>): number {
   }
   return killed;
 }
+
+export interface Stoppable { stop(): Promise<void> }
+
+/**
+ * The lab a benchmark is working on and what observes it, so that a failure or a signal removes
+ * exactly that lab (and any process left in it) before the process exits.
+ */
+export class LabSession {
+  /** Every lab directory used, for the final sweep. */
+  readonly dirs = new Set<string>();
+  lab: Lab | null = null;
+  /** The lab's `up()` while it runs: a signal waits for it (up cleans up after itself on failure). */
+  building: Promise<unknown> | null = null;
+  /** Client probes and recorders of the current run. */
+  observers: Stoppable[] = [];
+  private aborting = false;
+
+  /** A method, not a field: the signal handler sets it while an await is pending, so no narrowing. */
+  isAborting(): boolean { return this.aborting; }
+
+  async stopObservers(): Promise<void> {
+    await Promise.all(this.observers.map((o) => o.stop().catch(() => undefined)));
+    this.observers = [];
+  }
+
+  async teardown(lab: Lab): Promise<void> {
+    await this.stopObservers();
+    await lab.down().catch((err: unknown) => { log(`  lab ${lab.id}: down failed: ${message(err)}`); });
+    const stray = sweep([lab.dir]);
+    if (stray > 0) log(`  lab ${lab.id}: killed ${stray} stray process(es) that outlived the lab`);
+    if (this.lab === lab) this.lab = null;
+  }
+
+  /** Ctrl-C / SIGTERM: remove the lab in progress, sweep, exit 130. */
+  removeOnSignals(): void {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (this.aborting) return;
+      this.aborting = true;
+      log(`\n${sig}: removing the lab in progress…`);
+      void (async () => {
+        await this.stopObservers();
+        if (this.building !== null) await this.building.catch(() => undefined);
+        if (this.lab !== null) await this.teardown(this.lab);
+        sweep(this.dirs);
+        process.exit(130);
+      })();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+}
