@@ -6,33 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { appendCandidates, manifestEntries, planSync, SyncPathError, type SendItem } from '../../core/sync/manifest.js';
 import { isCompleteLog, isVersionOf, LOG, VERSIONED } from './crash-content.test-support.js';
 import { INCOMING_DIR, openReceiver, SyncIntegrityError, type Receiver } from './receiver.js';
 import { prefixHashes, scanTree } from './scan.js';
+import { put, sha, tempRoots } from './fixtures.test-support.js';
 
 const CHILD = fileURLToPath(new URL('./receive-child.js', import.meta.url));
-const base = mkdtempSync(join(tmpdir(), 'tandem-receiver-'));
-after(() => { rmSync(base, { recursive: true, force: true }); });
-let counter = 0;
-const freshRoot = (): string => {
-  const dir = join(base, `r${++counter}`);
-  mkdirSync(dir);
-  return dir;
-};
-const sha = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
-const put = (root: string, rel: string, data: string | Uint8Array): void => {
-  mkdirSync(join(root, rel, '..'), { recursive: true });
-  writeFileSync(join(root, rel), data);
-};
+const freshRoot = tempRoots('tandem-receiver-');
 const itemOf = (path: string, content: string | Uint8Array, extra: Partial<SendItem> = {}): SendItem => ({
   path, size: Buffer.byteLength(content), sha256: sha(content), mtimeMs: 1_700_000_000_123, ...extra,
 });

@@ -5,27 +5,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { manifestEntries, SyncPathError } from '../../core/sync/manifest.js';
 import { HashCache } from './hash-cache.js';
 import { hashCachePath, prefixSha256, scanFile, scanTree } from './scan.js';
+import { put, sha, tempRoots } from './fixtures.test-support.js';
 
-const base = mkdtempSync(join(tmpdir(), 'tandem-scan-'));
-after(() => { rmSync(base, { recursive: true, force: true }); });
-let counter = 0;
-const freshRoot = (): string => {
-  const dir = join(base, `r${++counter}`);
-  mkdirSync(dir);
-  return dir;
-};
-const sha = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
-const put = (root: string, rel: string, data: string | Uint8Array): void => {
-  mkdirSync(join(root, rel, '..'), { recursive: true });
-  writeFileSync(join(root, rel), data);
-};
+const freshRoot = tempRoots('tandem-scan-');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('scanTree', () => {
