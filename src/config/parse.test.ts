@@ -31,6 +31,7 @@ describe('the example configuration', () => {
         onSecondary: '/etc/tandem/secondary.sh',
         hookTimeoutMs: 10_000,
       },
+      sync: { port: 5405, resyncRateBytesPerSec: 1_250_000 },
       commands: { reboot: ['systemctl', 'reboot'], shutdown: ['systemctl', 'poweroff'] },
       nodes: {
         a: {
@@ -71,6 +72,7 @@ describe('the example configuration', () => {
   it('the form of issue 3 loads with the defaults', () => {
     const config = valid(MINIMAL);
     assert.equal(config.cluster.port, 5405);
+    assert.deepEqual(config.sync, { port: 5405, resyncRateBytesPerSec: 1_250_000 }, 'TCP on the heartbeat port number, 10 Mbit/s');
     assert.equal(config.service.hookTimeoutMs, 10_000);
     assert.deepEqual(config.commands, { reboot: ['systemctl', 'reboot'], shutdown: ['systemctl', 'poweroff'] });
     assert.equal(config.nodes.a!.dataDir, null);
@@ -90,6 +92,12 @@ describe('the example configuration', () => {
     assert.deepEqual(toCoreConfig(bare, 'a').heartbeatPaths, ['ha0']);
   });
 
+  it('the sync port and resync rate are settable; 0 means unlimited', () => {
+    const set = valid(variant([[['sync'], { port: 7000, resync_rate_mbit: 100 }]]));
+    assert.deepEqual(set.sync, { port: 7000, resyncRateBytesPerSec: 12_500_000 });
+    assert.equal(valid(variant([[['sync'], { resync_rate_mbit: 0 }]])).sync.resyncRateBytesPerSec, 0);
+  });
+
   it('the fast profile, another port and relative paths', () => {
     const config = valid(variant([
       [['cluster', 'timing'], 'fast'], [['cluster', 'port'], 6000],
@@ -98,6 +106,7 @@ describe('the example configuration', () => {
     ]), '/srv/lab/tandem.yaml');
     assert.equal(toCoreConfig(config, 'a').timing, TIMING_PROFILES.fast);
     assert.equal(config.cluster.port, 6000);
+    assert.equal(config.sync.port, 6000, 'the sync port follows the heartbeat port');
     assert.equal(config.cluster.keyFile, '/srv/lab/cluster.key');
     assert.equal(config.nodes.a!.stateDir, '/srv/lab/state/a');
     assert.deepEqual(config.commands.reboot, ['/srv/lab/restart-node.sh', 'a'], 'a program given as a path is resolved');
@@ -190,6 +199,10 @@ const ROWS: readonly Row[] = [
   { name: 'key_file with ~', edits: [[['cluster', 'key_file'], '~/cluster.key']], field: 'cluster.key_file', reason: '"~" is not expanded' },
   { name: 'ha_link missing', edits: [[['cluster', 'ha_link'], DELETE]], field: 'cluster.ha_link', reason: 'missing: name the HA link interface' },
   { name: 'timing unknown', edits: [[['cluster', 'timing'], 'slow']], field: 'cluster.timing', reason: 'must be default or fast, not text ("slow")' },
+  { name: 'sync port 0', edits: [[['sync', 'port'], 0]], field: 'sync.port', reason: 'must be from 1 to 65535' },
+  { name: 'negative resync rate', edits: [[['sync', 'resync_rate_mbit'], -1]], field: 'sync.resync_rate_mbit', reason: 'must be from 0 (unlimited)' },
+  { name: 'resync rate as text', edits: [[['sync', 'resync_rate_mbit'], '10M']], field: 'sync.resync_rate_mbit', reason: 'must be a number of Mbit/s' },
+  { name: 'unknown sync key', edits: [[['sync', 'rate'], 5]], field: 'sync.rate', reason: 'unknown key' },
   { name: 'port 0', edits: [[['cluster', 'port'], 0]], field: 'cluster.port', reason: 'must be from 1 to 65535' },
   { name: 'port too high', edits: [[['cluster', 'port'], 70000]], field: 'cluster.port', reason: 'must be from 1 to 65535' },
   { name: 'port not a number', edits: [[['cluster', 'port'], 'heartbeat']], field: 'cluster.port', reason: 'must be a number' },

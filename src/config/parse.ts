@@ -118,6 +118,11 @@ function build(raw: RawConfig, file: string): TandemConfig {
       onSecondary: absOrNull(service.on_secondary),
       hookTimeoutMs: service.hook_timeout_ms ?? DEFAULTS.hookTimeoutMs,
     },
+    sync: {
+      port: raw.sync?.port ?? raw.cluster.port ?? DEFAULTS.port,
+      // Mbit/s → bytes/s (10⁶ bits / 8).
+      resyncRateBytesPerSec: Math.round(((raw.sync?.resync_rate_mbit ?? DEFAULTS.resyncRateMbit) * 1_000_000) / 8),
+    },
     commands: {
       reboot: program(raw.commands?.reboot ?? DEFAULTS.reboot),
       shutdown: program(raw.commands?.shutdown ?? DEFAULTS.shutdown),

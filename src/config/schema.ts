@@ -15,7 +15,12 @@ export const DEFAULTS = {
   reboot: ['systemctl', 'reboot'] as readonly string[],
   shutdown: ['systemctl', 'poweroff'] as readonly string[],
   weight: 1,
+  /** The full-resync rate limit (SPEC §3): 10 Mbit/s. */
+  resyncRateMbit: 10,
 } as const;
+
+/** Largest settable resync rate, Mbit/s (100 Gbit/s): a typo, not a link, beyond that. */
+export const MAX_RESYNC_RATE_MBIT = 100_000;
 
 export const MAX_HOOK_TIMEOUT_MS = 3_600_000;
 export const MAX_WEIGHT = 1000;
@@ -105,6 +110,15 @@ export const configSchema = mapping({
     on_primary: pathText().nullish(),
     on_secondary: pathText().nullish(),
     hook_timeout_ms: integer(1, MAX_HOOK_TIMEOUT_MS, 'milliseconds').nullish(),
+  }).nullish(),
+  sync: mapping({
+    // TCP port of data replication on the HA link; the heartbeats' port number (they are UDP) unless given.
+    port: integer(1, 65535, '(a TCP port)').nullish(),
+    // Full (re)synchronization rate limit in Mbit/s; 0 = unlimited. Live replication is never limited.
+    resync_rate_mbit: z.number({ error: (iss) => (iss.input === undefined ? 'missing' : `must be a number of Mbit/s, not ${describeValue(iss.input)}`) })
+      .min(0, `must be from 0 (unlimited) to ${MAX_RESYNC_RATE_MBIT} Mbit/s`)
+      .max(MAX_RESYNC_RATE_MBIT, `must be from 0 (unlimited) to ${MAX_RESYNC_RATE_MBIT} Mbit/s`)
+      .nullish(),
   }).nullish(),
   commands: mapping({
     reboot: argv.nullish(),

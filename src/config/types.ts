@@ -9,6 +9,7 @@ export interface TandemConfig {
   readonly file: string;
   readonly cluster: ClusterConfig;
   readonly service: ServiceConfig;
+  readonly sync: SyncConfig;
   readonly commands: CommandsConfig;
   /** By node name, in the order of the file. One entry (standalone) or two (a cluster). */
   readonly nodes: Readonly<Record<string, NodeConfig>>;
@@ -25,6 +26,14 @@ export interface ClusterConfig {
   readonly timing: TimingProfileName;
   /** UDP port of the heartbeats, on every path. */
   readonly port: number;
+}
+
+/** Data replication between the nodes (SPEC §3), over the HA link. */
+export interface SyncConfig {
+  /** TCP port on the HA link address of each node. */
+  readonly port: number;
+  /** Full (re)synchronization rate limit, bytes per second; 0 = unlimited. */
+  readonly resyncRateBytesPerSec: number;
 }
 
 export interface VipConfig {

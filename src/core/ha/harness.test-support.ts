@@ -225,8 +225,8 @@ export class Harness {
     return this.input({ kind: 'operator', at: this.at(), action });
   }
 
-  sync(state: SyncState): readonly Effect[] {
-    return this.input({ kind: 'sync', at: this.at(), state });
+  sync(state: SyncState, adopt: Generations | null = null): readonly Effect[] {
+    return this.input({ kind: 'sync', at: this.at(), state, adopt });
   }
 
   status(): NodeStatus {

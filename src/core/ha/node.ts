@@ -5,6 +5,7 @@ import {
 } from '../nexthop/monitor.js';
 import { compareReach } from '../nexthop/rule.js';
 import { compareGenerations, INITIAL_GENERATIONS, nextGeneration } from '../sync/generations.js';
+import type { Generations } from '../sync/state.js';
 import type { Instant, Millis } from '../time.js';
 import { encodeHeartbeat, REJECT_REASONS, type Mac, type RejectReason } from '../wire/codec.js';
 import { receiveHeartbeat } from '../wire/receive.js';
@@ -101,6 +102,7 @@ export function step(state: NodeState, input: Input, caps: Capabilities): StepRe
     case 'sync':
       if (input.state !== s.sync) out.log('info', 'sync', `sync state ${s.sync} → ${input.state}`);
       s = { ...s, sync: input.state };
+      if (input.adopt != null) s = adoptGenerations(s, input.adopt, out);
       break;
     case 'config':
       s = onConfig(s, input.config, out);
@@ -517,24 +519,27 @@ function decideSecondary(s: NodeState, report: PeerReport | null, out: Out): Nod
     if (report.yieldCause === 'next-hop') next = { ...next, flap: recordSwitch(next.flap, out.now, t).state };
     return demand(next, `handover from the peer (${report.yieldCause ?? 'planned'})`, out);
   }
-  if (report.role === 'primary') return followPrimary(s, report, out);
+  if (report.role === 'primary') return followPrimary(s, out);
   if (report.starting || report.yieldingTo !== null) return { ...s, blocked: clearBlocked(s, out) };
   if (!winsElection(s, report)) return { ...s, blocked: clearBlocked(s, out), reason: 'peer wins the election' };
   return demand(s, 'no primary: this node wins the election', out);
 }
 
+function followPrimary(s: NodeState, out: Out): NodeState {
+  return { ...s, blocked: clearBlocked(s, out) };
+}
+
 /**
- * A secondary in sync carries the primary's data generation. The sync engine reports UpToDate
- * only once the data are caught up, so adopting here is what "in sync" means for generations.
+ * A secondary whose resync just completed holds the primary's data of `g`: it carries that
+ * generation from now on. Only the sync engine knows the data arrived, so only it says so —
+ * a heartbeat naming a newer generation never moves this node's own.
  */
-function followPrimary(s: NodeState, report: PeerReport, out: Out): NodeState {
-  let next: NodeState = { ...s, blocked: clearBlocked(s, out) };
-  if (s.sync === 'UpToDate' && compareGenerations(s.persisted.generations, report.generations) === 'behind') {
-    const persisted = { ...s.persisted, generations: report.generations };
-    out.persist(persisted);
-    next = { ...next, persisted };
-  }
-  return next;
+function adoptGenerations(s: NodeState, g: Generations, out: Out): NodeState {
+  if (s.persisted.generations.current === g.current) return s;
+  const persisted: Persisted = { ...s.persisted, generations: g };
+  out.persist(persisted);
+  out.log('info', 'generation', `data now equal the primary's: generation ${s.persisted.generations.current} → ${g.current}`);
+  return { ...s, persisted };
 }
 
 /** Both nodes compute this from the same facts, so exactly one wins. */

@@ -53,7 +53,11 @@ export type Input =
   | { readonly kind: 'tick'; readonly at: Instant }
   | { readonly kind: 'datagram'; readonly at: Instant; readonly path: string; readonly bytes: Uint8Array }
   | { readonly kind: 'probe-reply'; readonly at: Instant; readonly interface: string; readonly address: string; readonly seq: number }
-  | { readonly kind: 'sync'; readonly at: Instant; readonly state: SyncState }
+  /**
+   * The sync engine's state; `adopt` when this copy now equals the primary's data of those
+   * generations (a resync just completed): the node carries them from now on.
+   */
+  | { readonly kind: 'sync'; readonly at: Instant; readonly state: SyncState; readonly adopt?: Generations | null }
   /** A changed configuration applied live (next hops, timing): no reboot needed. */
   | { readonly kind: 'config'; readonly at: Instant; readonly config: CoreConfig }
   | { readonly kind: 'operator'; readonly at: Instant; readonly action: OperatorAction };
