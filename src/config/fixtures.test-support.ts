@@ -20,8 +20,7 @@ service:
   on_primary: ./primary.sh
   on_secondary: ./secondary.sh
   hook_timeout_ms: 10000
-sync:
-  port: 5405                     # TCP, on the HA link addresses
+sync:                            # port: TCP, the heartbeat port's number unless given
   resync_rate_mbit: 10           # full resynchronization only; 0 = unlimited
 commands:
   reboot: [systemctl, reboot]

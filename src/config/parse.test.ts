@@ -187,7 +187,7 @@ const ROWS: readonly Row[] = [
   { name: 'unknown commands key', edits: [[['commands', 'halt'], ['halt']]], field: 'commands.halt', reason: 'unknown key' },
   // Document and sections.
   { name: 'YAML syntax error', text: 'cluster:\n  name: [lab\nnodes: {}\n', field: 'line 3, column 1', reason: 'Flow sequence', count: null },
-  { name: 'duplicate node (YAML key)', text: `${EXAMPLE}  a:\n    state_dir: /x\n`, field: 'line 32, column 3', reason: 'Map keys must be unique' },
+  { name: 'duplicate node (YAML key)', text: `${EXAMPLE}  a:\n    state_dir: /x\n`, field: 'line 34, column 3', reason: 'Map keys must be unique' },
   { name: 'empty file', text: '# nothing\n', field: '', reason: 'the configuration is empty' },
   { name: 'not a mapping', text: '- a\n- b\n', field: '', reason: 'must be a mapping (key: value), not a list' },
   { name: 'cluster missing', edits: [[['cluster'], DELETE]], field: 'cluster', reason: 'missing' },
