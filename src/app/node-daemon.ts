@@ -15,6 +15,8 @@ import { jsonLogger, type Logger } from '../adapters/log/logger.js';
 import { openVipManager, type VipManager } from '../adapters/net/vips.js';
 import { ensureDir, readJson, writeJsonAtomic } from '../adapters/state/store.js';
 import { openHeartbeatTransport, type HeartbeatTransport } from '../adapters/udp/heartbeats.js';
+import { SyncService } from './sync/service.js';
+import { syncRoots } from './sync/roots.js';
 import { formatConfigError, loadConfig, readClusterKey, toCoreConfig, type TandemConfig } from '../config/load.js';
 import { initNode, step, type Capabilities } from '../core/ha/node.js';
 import { describeNode } from '../core/ha/status.js';
@@ -79,11 +81,29 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     const r = step(state, input, caps);
     state = r.state;
     execute(r.effects);
+    sync.observe(r.state);
     return r.effects;
   };
 
   const peerName = Object.keys(config.nodes).find((n) => n !== opts.nodeName);
   const peer = peerName === undefined ? undefined : config.nodes[peerName];
+  const haLink = config.cluster.haLink;
+  // Data replication on the HA link (SPEC §3): its engine's state is the HA core's veto.
+  const sync = await SyncService.start({
+    cluster: config.cluster.name, node: opts.nodeName, peer: peerName ?? null,
+    stateDir: self.stateDir, roots: syncRoots(self), key: key.key,
+    selfAddress: self.interfaces[haLink]?.address ?? '0.0.0.0',
+    peerAddress: peer?.interfaces[haLink]?.address ?? null,
+    port: config.sync.port, rateBytesPerSec: config.sync.resyncRateBytesPerSec,
+    keepaliveMs: core.timing.heartbeatIntervalMs, deadAfterMs: core.timing.peerDeadAfterMs,
+    // The session goes silent when the peer does: its death is declared within the dead interval
+    // of the drop, plus a few heartbeats of slack for a loaded machine.
+    graceMs: core.timing.peerDeadAfterMs + 4 * core.timing.heartbeatIntervalMs,
+    now: () => performance.now(),
+    log: (level, event, message) => { log.log(level, event, message); },
+    // Reported after the HA step that caused it has finished (never re-entering the core).
+    report: (syncState, adopt) => { queueMicrotask(() => { feed({ kind: 'sync', at: instant(), state: syncState, adopt }); }); },
+  });
   const paths = core.heartbeatPaths.map((name) => ({
     name,
     localAddress: self.interfaces[name]?.address ?? '',
@@ -134,11 +154,8 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
         case 'reboot-node': command(config.commands.reboot, 'reboot'); break;
         case 'shutdown-node': command(config.commands.shutdown, 'shutdown'); break;
         case 'stop-process': shutdown(0); break;
-        case 'preserve-diverged-data':
-        case 'full-resync':
-          // Data synchronization arrives with its engine; until then there is nothing to move.
-          log.log('warn', e.kind, `${e.kind}: no data sync engine yet; nothing to do`);
-          break;
+        case 'preserve-diverged-data': sync.preserveDiverged(e.generation); break;
+        case 'full-resync': sync.fullResync(); break;
       }
     }
   }
@@ -148,23 +165,34 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     bootId: randomBootId(),
     freshUuid: randomUUID(),
     persisted: (readJson(stateFile) as Persisted | undefined) ?? null,
-    // The sync engine (data replication) is not there yet: a node's data are its own and whole.
-    sync: 'UpToDate',
+    sync: sync.state,
   });
   state = started.state;
   execute(started.effects);
+  sync.observe(started.state);
   const ticker = setInterval(() => { feed({ kind: 'tick', at: instant() }); }, core.timing.tickMs);
 
   const control = await startControlServer(join(self.stateDir, CONTROL_SOCKET), {
-    status: () => (state === null ? null : describeNode(state, performance.now())),
-    action: (a) => (a.type === 'reload' ? reload() : operate(a)),
+    status: () => {
+      if (state === null) return null;
+      const s = describeNode(state, performance.now());
+      return { ...s, sync: { ...s.sync, ...sync.status() } };
+    },
+    action: async (a) => {
+      if (a.type === 'reload') return reload();
+      if (a.type === 'barrier') {
+        const r = await sync.barrier(a.timeout_ms);
+        return { ok: r.ok, messages: [r.ok ? `info: ${r.message}` : `error: ${r.message}`] };
+      }
+      return operate(a);
+    },
   });
 
   /** What the node said while carrying out an operator's request: its log lines. */
   const said = (effects: readonly Effect[]): string[] =>
     effects.flatMap((e) => (e.kind === 'log' ? [`${e.level}: ${e.message}`] : []));
 
-  function operate(a: Exclude<ControlAction, { type: 'reload' }>): ActionReply {
+  function operate(a: Exclude<ControlAction, { type: 'reload' | 'barrier' }>): ActionReply {
     try {
       const action: OperatorAction = a.type === 'convert-to-cluster' ? { type: a.type, config: reloadConfig() } : a;
       return { ok: true, messages: said(feed({ kind: 'operator', at: instant(), action })) };
@@ -196,6 +224,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     transport.close();
     prober.close();
     control.close();
+    void sync.close();
     state = null;
     log.log('info', 'exit', 'stopped');
     // Let the `ip` batch flush its last command.

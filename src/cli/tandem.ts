@@ -10,6 +10,7 @@ import { controlRequest, sendAction } from '../adapters/control/client.js';
 import { CONTROL_SOCKET, type ControlAction } from '../adapters/control/protocol.js';
 import { ConfigRefused, runNodeDaemon } from '../app/node-daemon.js';
 import { formatConfigError, loadConfig } from '../config/load.js';
+import type { ReplicationStatus } from '../app/sync/service.js';
 import type { NodeStatus } from '../core/ha/status.js';
 import { TIMING_PROFILE_NAMES, type TimingProfileName } from '../core/timing.js';
 import { runDemo } from '../sim/demo.js';
@@ -105,6 +106,13 @@ withTarget(cluster.command('resolve-split-brain'))
   .description("keep one node's data after a split brain; the other node's data are set aside and it resyncs")
   .addOption(new Option('--keep <node>', 'whose data to keep').choices(['this', 'other']).makeOptionMandatory())
   .action((t: Target & { keep: 'this' | 'other' }) => act(t, { type: 'resolve-split-brain', keep: t.keep }));
+const data = program.command('data').description('synchronized data (SPEC §3)');
+withTarget(data.command('barrier'))
+  .description('return once everything written before is stored on the secondary (exit 1 if not within the timeout)')
+  .option('--timeout <ms>', 'give up after this long', (v) => Number.parseInt(v, 10), 30_000)
+  .option('--json', 'machine-readable output')
+  .action((t: Target & { timeout: number; json?: boolean }) => act(t, { type: 'barrier', timeout_ms: t.timeout }));
+
 withTarget(cluster.command('clear-flap-hold'))
   .description('re-enable next-hop switching held by the flap limiter')
   .action((t: Target) => act(t, { type: 'clear-flap-hold' }));
@@ -117,6 +125,17 @@ program
     runDemo(opts.profile, (line) => { console.log(line); });
   });
 
+type SyncStatus = NodeStatus['sync'] & Partial<ReplicationStatus>;
+
+function formatSync(s: SyncStatus): string {
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  const parts: string[] = [s.state];
+  if (s.progress !== undefined && s.progress !== null) parts.push(`${mib(s.progress.bytes_left)} and ${String(s.progress.files_left)} files left of ${mib(s.progress.bytes_total)} / ${String(s.progress.files_total)} files`);
+  if (s.session !== undefined) parts.push(`session ${s.session}${s.direction === undefined || s.direction === null ? '' : ` (${s.direction})`}`);
+  parts.push(`generation ${s.generation}`);
+  return parts.join(', ');
+}
+
 function formatStatus(s: NodeStatus): string {
   const yes = (b: boolean | null) => (b === null ? 'unknown' : b ? 'reachable' : 'UNREACHABLE');
   const lines = [
@@ -127,7 +146,7 @@ function formatStatus(s: NodeStatus): string {
     `Heartbeat   ${s.heartbeat_paths.map((p) => `${p.path}${p.ha_link ? ' (HA link)' : ''} ${p.up ? 'up' : 'DOWN'}`).join(', ')}`,
     'Next hops:',
     ...s.next_hops.map((n) => `  ${n.interface.padEnd(8)} this node ${n.this_node.address} ${yes(n.this_node.reachable)}; other node ${n.other_node.address ?? '-'} ${yes(n.other_node.reachable)}`),
-    `Sync        ${s.sync.state}`,
+    `Sync        ${formatSync(s.sync)}`,
   ];
   if (s.takeover_veto !== null) lines.push(`Takeover veto: ${s.takeover_veto}`);
   return lines.join('\n');

@@ -2,7 +2,9 @@ import { request } from 'node:http';
 import type { ActionReply, ControlAction } from './protocol.js';
 
 /** Talks to a node's daemon through its control socket. */
-export async function controlRequest(socketPath: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+export async function controlRequest(
+  socketPath: string, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 5000,
+): Promise<{ status: number; body: unknown }> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, method, path, headers: payload === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
@@ -18,13 +20,15 @@ export async function controlRequest(socketPath: string, method: 'GET' | 'POST',
         ? new Error(`the node daemon is not running (no control socket at ${socketPath})`)
         : err);
     });
-    req.setTimeout(5000, () => { req.destroy(new Error('the node daemon did not answer within 5 s')); });
+    req.setTimeout(timeoutMs, () => { req.destroy(new Error(`the node daemon did not answer within ${String(timeoutMs / 1000)} s`)); });
     if (payload !== undefined) req.write(payload);
     req.end();
   });
 }
 
 export async function sendAction(socketPath: string, action: ControlAction): Promise<ActionReply> {
-  const r = await controlRequest(socketPath, 'POST', '/action', action);
+  // A barrier may wait up to its own timeout; every other action answers at once.
+  const timeoutMs = action.type === 'barrier' ? action.timeout_ms + 5000 : 5000;
+  const r = await controlRequest(socketPath, 'POST', '/action', action, timeoutMs);
   return r.body as ActionReply;
 }

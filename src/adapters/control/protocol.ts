@@ -14,6 +14,8 @@ export const ControlAction = z.discriminatedUnion('type', [
   z.object({ type: z.literal('clear-flap-hold') }).strict(),
   /** Re-read the configuration file and apply it live. */
   z.object({ type: z.literal('reload') }).strict(),
+  /** Return once everything written before is stored on the secondary (or fail after `timeout_ms`). */
+  z.object({ type: z.literal('barrier'), timeout_ms: z.number().int().min(1).max(3_600_000).default(30_000) }).strict(),
 ]);
 export type ControlAction = z.infer<typeof ControlAction>;
 

@@ -102,7 +102,7 @@ export function step(state: NodeState, input: Input, caps: Capabilities): StepRe
     case 'sync':
       if (input.state !== s.sync) out.log('info', 'sync', `sync state ${s.sync} → ${input.state}`);
       s = { ...s, sync: input.state };
-      if (input.adopt != null) s = adoptGenerations(s, input.adopt, out);
+      if (input.adopt !== undefined && input.adopt !== null) s = adoptGenerations(s, input.adopt, out);
       break;
     case 'config':
       s = onConfig(s, input.config, out);

@@ -1,0 +1,166 @@
+/**
+ * The secondary's side of a replication session (the replica). It tells the source what it holds
+ * (one manifest per root), then applies what arrives, strictly in order: removals, and files
+ * written aside, checked (size, sha256), fsynced and renamed into place by the crash-safe
+ * receiver (adapters/files/receiver.ts). Because every file is committed before the next frame
+ * is read, answering a `barrier` once it is reached means everything before it is stored.
+ */
+import type { Channel } from '../../adapters/sync/channel.js';
+import { scanTree, type HashCache, type IncomingFile, type Receiver } from '../../adapters/files/index.js';
+import { manifestEntries } from '../../core/sync/manifest.js';
+import type { Generations } from '../../core/sync/state.js';
+import { MANIFEST_BATCH, parseMessage, ProtocolError, sourceMessage, type SourceMessage } from './protocol.js';
+import type { Roots } from './roots.js';
+
+export type ReplicaEvent =
+  | { readonly kind: 'planned'; readonly bytes: number; readonly files: number }
+  | { readonly kind: 'progress'; readonly bytesDone: number; readonly filesDone: number }
+  | { readonly kind: 'caught-up'; readonly generations: Generations }
+  /** A file of `root` changed (received or removed): e.g. the configuration to apply. */
+  | { readonly kind: 'changed'; readonly root: string; readonly path: string };
+
+export interface ReplicaOptions {
+  readonly channel: Channel;
+  readonly roots: Roots;
+  /** One per root, recovered at process start. */
+  readonly receivers: ReadonlyMap<string, Receiver>;
+  readonly hashCaches: ReadonlyMap<string, HashCache>;
+  readonly keepaliveMs: number;
+  readonly log: (level: 'info' | 'warn' | 'error' | 'debug', message: string) => void;
+  readonly onEvent: (e: ReplicaEvent) => void;
+}
+
+export interface ReplicaStats {
+  filesReceived: number;
+  bytesReceived: number;
+  removed: number;
+  /** Files refused on arrival (size or hash not as announced): nothing became visible. */
+  refused: number;
+}
+
+export class ReplicaSession {
+  readonly stats: ReplicaStats = { filesReceived: 0, bytesReceived: 0, removed: 0, refused: 0 };
+  readonly done: Promise<string>;
+  private readonly keepalive: NodeJS.Timeout;
+  private closedReason: string | null = null;
+  /** Counting the resync's progress until `caught-up`. */
+  private resync: { bytesDone: number; filesDone: number } | null = null;
+
+  constructor(private readonly o: ReplicaOptions) {
+    this.keepalive = setInterval(() => { void o.channel.send({ type: 'ping' }).catch(() => undefined); }, o.keepaliveMs);
+    this.done = this.run().then(
+      () => this.finish('ended'),
+      (err: unknown) => this.finish(err instanceof Error ? err.message : String(err)),
+    );
+  }
+
+  close(reason: string): void {
+    this.o.channel.close(reason);
+  }
+
+  private async run(): Promise<void> {
+    for (const [name, dir] of this.o.roots) {
+      const scan = await scanTree(dir, { hashCache: this.o.hashCaches.get(name) });
+      const entries = manifestEntries(scan.manifest);
+      for (let i = 0; i === 0 || i < entries.length; i += MANIFEST_BATCH) {
+        await this.o.channel.send({ type: 'manifest', root: name, entries: entries.slice(i, i + MANIFEST_BATCH) });
+      }
+    }
+    await this.o.channel.send({ type: 'manifests-done' });
+    let incoming: { root: string; file: IncomingFile } | null = null;
+    try {
+      for (;;) {
+        const frame = await this.o.channel.next();
+        if (frame === null) throw new Error(this.o.channel.closeReason ?? 'closed');
+        const m: SourceMessage = parseMessage(sourceMessage, frame.header, 'source');
+        if (incoming !== null && m.type !== 'chunk' && m.type !== 'file-end' && m.type !== 'file-abort' && m.type !== 'ping') {
+          throw new ProtocolError('source', `${m.type} in the middle of ${incoming.file.item.path}`);
+        }
+        switch (m.type) {
+          case 'plan':
+            this.resync = { bytesDone: 0, filesDone: 0 };
+            this.o.onEvent({ kind: 'planned', bytes: m.bytes, files: m.files });
+            break;
+          case 'remove':
+            await this.receiver(m.root).remove(m.path);
+            this.stats.removed++;
+            this.o.onEvent({ kind: 'changed', root: m.root, path: m.path });
+            this.progress(0, 1);
+            break;
+          case 'file':
+            if (incoming !== null) throw new ProtocolError('source', 'file in the middle of another');
+            incoming = { root: m.root, file: await this.receiver(m.root).begin(m.item) };
+            break;
+          case 'chunk':
+            if (incoming === null || frame.payload === null) throw new ProtocolError('source', 'chunk outside a file');
+            await incoming.file.write(frame.payload);
+            this.progress(frame.payload.length, 0);
+            break;
+          case 'file-end': {
+            if (incoming === null) throw new ProtocolError('source', 'file-end outside a file');
+            const { root, file } = incoming;
+            incoming = null;
+            await this.commit(root, file);
+            break;
+          }
+          case 'file-abort':
+            if (incoming === null) throw new ProtocolError('source', 'file-abort outside a file');
+            await incoming.file.abort();
+            incoming = null;
+            break;
+          case 'caught-up':
+            this.resync = null;
+            this.o.onEvent({ kind: 'caught-up', generations: m.generations });
+            break;
+          case 'barrier':
+            await this.o.channel.send({ type: 'barrier-ack', id: m.id });
+            break;
+          case 'ping':
+            break;
+        }
+      }
+    } finally {
+      // A transfer cut in the middle never becomes visible.
+      if (incoming !== null) await incoming.file.abort();
+    }
+  }
+
+  private async commit(root: string, file: IncomingFile): Promise<void> {
+    const sent = file.item.size - (file.item.append?.from ?? 0);
+    try {
+      await file.commit();
+    } catch (err) {
+      this.stats.refused++;
+      const problem = err instanceof Error ? err.message : String(err);
+      this.o.log('warn', `refused ${root}/${file.item.path}: ${problem}`);
+      await file.abort();
+      await this.o.channel.send({ type: 'committed', root, path: file.item.path, ok: false, problem });
+      return;
+    }
+    this.stats.filesReceived++;
+    this.stats.bytesReceived += sent;
+    this.o.onEvent({ kind: 'changed', root, path: file.item.path });
+    this.progress(0, 1);
+  }
+
+  /** Bytes count as they arrive, files once they are stored (or removed). */
+  private progress(bytes: number, files: number): void {
+    if (this.resync === null) return;
+    this.resync.bytesDone += bytes;
+    this.resync.filesDone += files;
+    this.o.onEvent({ kind: 'progress', ...this.resync });
+  }
+
+  private receiver(root: string): Receiver {
+    const rx = this.o.receivers.get(root);
+    if (rx === undefined) throw new ProtocolError('source', `unknown root ${root}`);
+    return rx;
+  }
+
+  private finish(reason: string): string {
+    this.closedReason ??= reason;
+    clearInterval(this.keepalive);
+    this.o.channel.close(reason);
+    return this.closedReason;
+  }
+}

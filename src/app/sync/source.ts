@@ -1,0 +1,382 @@
+/**
+ * The primary's side of a replication session (the source). It learns what the replica holds
+ * (its manifests), sends what differs — rate limited: that is the full resynchronization —, says
+ * `caught-up`, then replicates every change as it happens, unlimited: a whole file, only the tail
+ * of a file that grew, or a removal. Changes are found by watching the roots (fs.watch, recursive)
+ * and, for certainty, by a full pass over every root before each barrier and every
+ * `RESCAN_MS`. The plans come from the pure planner (core/sync/manifest.ts).
+ *
+ * A barrier is a full pass followed by a `barrier` frame; the replica processes frames in order
+ * and commits every file with fsync before it reads the next, so its `barrier-ack` means: every
+ * change made before the barrier was asked for is stored on the secondary.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { join } from 'node:path';
+import type { Channel } from '../../adapters/sync/channel.js';
+import { prefixHashes, prefixSha256, scanFile, scanTree, type HashCache } from '../../adapters/files/index.js';
+import {
+  appendCandidates, applyPlanToManifest, manifestFromEntries, planEntry, planSync, SYNC_WORK_DIR,
+  type FileEntry, type Manifest, type SendItem,
+} from '../../core/sync/manifest.js';
+import { DEFAULT_SYNC_BURST_BYTES, initBucket, take, type Bucket } from '../../core/sync/ratelimit.js';
+import type { Generations } from '../../core/sync/state.js';
+import { CHUNK_BYTES, parseMessage, ProtocolError, replicaMessage, type ReplicaMessage } from './protocol.js';
+import type { Roots } from './roots.js';
+
+/** Safety net behind the watcher: a full pass this often even when nothing was reported. */
+const RESCAN_MS = 10_000;
+/** A file the replica refused is sent again at once this many times, then only by the periodic pass. */
+const MAX_IMMEDIATE_RETRIES = 3;
+/** Changes reported within this window are handled together. */
+const COALESCE_MS = 2;
+
+export interface SourceOptions {
+  readonly channel: Channel;
+  readonly roots: Roots;
+  /** One per root, shared with other sessions of this process. */
+  readonly hashCaches: ReadonlyMap<string, HashCache>;
+  /** Full-resync rate limit, bytes per second; 0 = unlimited. */
+  readonly rateBytesPerSec: number;
+  /** The primary's data generations now (sent with `caught-up`). */
+  readonly generations: () => Generations;
+  readonly keepaliveMs: number;
+  readonly now: () => number;
+  readonly log: (level: 'info' | 'warn' | 'error' | 'debug', message: string) => void;
+}
+
+export type SourcePhase = 'manifests' | 'resync' | 'live' | 'closed';
+
+export interface SourceStats {
+  filesSent: number;
+  bytesSent: number;
+  removed: number;
+  refusedByReplica: number;
+  resync: { bytes: number; files: number; bytesDone: number; filesDone: number } | null;
+}
+
+interface BarrierWaiter { readonly id: number; readonly resolve: () => void; readonly reject: (err: Error) => void }
+
+export class SourceSession {
+  phase: SourcePhase = 'manifests';
+  readonly stats: SourceStats = { filesSent: 0, bytesSent: 0, removed: 0, refusedByReplica: 0, resync: null };
+  /** Resolves with the reason once the session is over. */
+  readonly done: Promise<string>;
+
+  /** What the replica holds, per root, as far as this session knows. */
+  private readonly target = new Map<string, Manifest>();
+  private readonly dirtyPaths = new Map<string, Set<string>>();
+  private readonly dirtyRoots = new Set<string>();
+  private readonly watchers: FSWatcher[] = [];
+  private readonly waiters: BarrierWaiter[] = [];
+  /** Refusals per path in this session: a file the replica cannot place is not resent forever. */
+  private readonly refusals = new Map<string, number>();
+  private barrierId = 0;
+  private sentBarrier = 0;
+  private wake: (() => void) | null = null;
+  private closedReason: string | null = null;
+  private keepalive: NodeJS.Timeout | null = null;
+  private rescan: NodeJS.Timeout | null = null;
+  private readonly buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+
+  constructor(private readonly o: SourceOptions) {
+    for (const [name, dir] of o.roots) {
+      this.dirtyPaths.set(name, new Set());
+      this.watch(name, dir);
+    }
+    this.keepalive = setInterval(() => { void this.o.channel.send({ type: 'ping' }).catch(() => undefined); }, o.keepaliveMs);
+    this.rescan = setInterval(() => { this.markAll(); }, RESCAN_MS);
+    this.done = this.run().then(
+      () => this.finish('ended'),
+      (err: unknown) => this.finish(err instanceof Error ? err.message : String(err)),
+    );
+  }
+
+  /** Resolves once every change made before the call is stored on the secondary. */
+  barrier(): Promise<void> {
+    if (this.closedReason !== null) return Promise.reject(new Error(`replication session closed: ${this.closedReason}`));
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ id: ++this.barrierId, resolve, reject });
+      this.markAll();
+    });
+  }
+
+  close(reason: string): void {
+    this.o.channel.close(reason);
+  }
+
+  // ---- The session ------------------------------------------------------------------------
+
+  private async run(): Promise<void> {
+    await this.receiveManifests();
+    const reader = this.readReplica();
+    // The reader ends only by an error (the channel closed): that ends the session, whatever phase.
+    reader.catch(() => undefined);
+    this.phase = 'resync';
+    await this.resync();
+    this.phase = 'live';
+    await this.o.channel.send({ type: 'caught-up', generations: this.o.generations() });
+    this.o.log('info', 'replica caught up: replicating live');
+    await Promise.race([this.live(), reader]);
+  }
+
+  private async receiveManifests(): Promise<void> {
+    const entries = new Map<string, FileEntry[]>();
+    for (const name of this.o.roots.keys()) entries.set(name, []);
+    for (;;) {
+      const m = await this.nextMessage();
+      if (m.type === 'manifests-done') break;
+      if (m.type !== 'manifest') throw new ProtocolError('replica', `${m.type} before the manifests were complete`);
+      const list = entries.get(m.root);
+      if (list === undefined) throw new ProtocolError('replica', `unknown root ${m.root}`);
+      for (const e of m.entries) list.push(e);
+    }
+    for (const [name, list] of entries) this.target.set(name, manifestFromEntries(list, 'target'));
+  }
+
+  /** The full resynchronization: one rate-limited pass over every root. */
+  private async resync(): Promise<void> {
+    const plans = [];
+    for (const [name, dir] of this.o.roots) {
+      const target = this.target.get(name) ?? new Map<string, FileEntry>();
+      const scan = await scanTree(dir, { hashCache: this.o.hashCaches.get(name) });
+      const prefixes = await prefixHashes(dir, appendCandidates(scan.manifest, target));
+      plans.push({ name, dir, plan: planSync(scan.manifest, target, prefixes) });
+    }
+    const bytes = plans.reduce((a, p) => a + p.plan.bytes, 0);
+    const files = plans.reduce((a, p) => a + p.plan.files + p.plan.remove.length, 0);
+    this.stats.resync = { bytes, files, bytesDone: 0, filesDone: 0 };
+    await this.o.channel.send({ type: 'plan', bytes, files });
+    this.o.log('info', `full resync: ${String(files)} files (${String(bytes)} bytes) to the replica`);
+    const bucket: { b: Bucket | null } = {
+      b: this.o.rateBytesPerSec > 0 ? initBucket(this.o.rateBytesPerSec, DEFAULT_SYNC_BURST_BYTES, this.o.now()) : null,
+    };
+    for (const { name, dir, plan } of plans) {
+      for (const path of plan.remove) {
+        await this.sendRemove(name, path);
+        this.stats.resync.filesDone++;
+      }
+      for (const item of plan.send) {
+        const sent = await this.sendFile(name, dir, item, bucket);
+        this.stats.resync.filesDone++;
+        this.stats.resync.bytesDone += sent;
+      }
+      this.target.set(name, applyPlanToManifest(this.target.get(name) ?? new Map(), plan));
+    }
+  }
+
+  /** Live replication: wait for changes or barriers, send them, repeat. */
+  private async live(): Promise<void> {
+    while (this.closedReason === null) {
+      if (!this.hasWork()) {
+        await new Promise<void>((resolve) => { this.wake = resolve; });
+        this.wake = null;
+        await new Promise((r) => setTimeout(r, COALESCE_MS));
+      }
+      const pending = this.waiters.length > 0 ? this.barrierId : 0;
+      for (const name of [...this.dirtyRoots]) {
+        this.dirtyRoots.delete(name);
+        this.dirtyPaths.get(name)?.clear();
+        await this.passRoot(name);
+      }
+      for (const [name, paths] of this.dirtyPaths) {
+        const list = [...paths];
+        paths.clear();
+        for (const path of list) await this.passPath(name, path);
+      }
+      if (pending > this.sentBarrier) {
+        this.sentBarrier = pending;
+        await this.o.channel.send({ type: 'barrier', id: pending });
+      }
+    }
+  }
+
+  private hasWork(): boolean {
+    if (this.dirtyRoots.size > 0 || this.waiters.some((w) => w.id > this.sentBarrier)) return true;
+    for (const paths of this.dirtyPaths.values()) if (paths.size > 0) return true;
+    return false;
+  }
+
+  /** A whole root: scan, plan against what the replica holds, send (unlimited). */
+  private async passRoot(name: string): Promise<void> {
+    const dir = this.o.roots.get(name);
+    if (dir === undefined) return;
+    const target = this.target.get(name) ?? new Map<string, FileEntry>();
+    const scan = await scanTree(dir, { hashCache: this.o.hashCaches.get(name) });
+    const prefixes = await prefixHashes(dir, appendCandidates(scan.manifest, target));
+    const plan = planSync(scan.manifest, target, prefixes);
+    for (const path of plan.remove) await this.sendRemove(name, path);
+    for (const item of plan.send) await this.sendFile(name, dir, item, { b: null });
+  }
+
+  /** One reported path: a file, a removed file, or (when it is a directory) the whole root. */
+  private async passPath(name: string, path: string): Promise<void> {
+    const dir = this.o.roots.get(name);
+    if (dir === undefined) return;
+    const target = this.target.get(name) ?? new Map<string, FileEntry>();
+    let entry: FileEntry | undefined;
+    try {
+      entry = await scanFile(dir, path, { hashCache: this.o.hashCaches.get(name) });
+    } catch {
+      // A directory (created, renamed) or something that is no regular file: look at everything.
+      await this.passRoot(name);
+      return;
+    }
+    const known = target.get(path);
+    if (entry === undefined) {
+      if (known !== undefined) await this.sendRemove(name, path);
+      // A directory removed or renamed away: its files are gone from the replica's view too.
+      else if ([...target.keys()].some((p) => p.startsWith(`${path}/`))) await this.passRoot(name);
+      return;
+    }
+    let prefix;
+    if (known !== undefined && known.size > 0 && known.size < entry.size) {
+      const sha256 = await prefixSha256(dir, path, known.size);
+      if (sha256 !== undefined) prefix = { bytes: known.size, sha256 };
+    }
+    const item = planEntry(entry, known, prefix);
+    if (item !== undefined && item !== 'remove') await this.sendFile(name, dir, item, { b: null });
+  }
+
+  private async sendRemove(root: string, path: string): Promise<void> {
+    await this.o.channel.send({ type: 'remove', root, path });
+    const t = new Map(this.target.get(root));
+    t.delete(path);
+    this.target.set(root, t);
+    this.stats.removed++;
+  }
+
+  /**
+   * Streams one file (or its tail) in chunks, waiting for the rate limiter when one is given.
+   * A whole file is hashed as it is read: when the bytes are not the scanned ones (the file
+   * changed meanwhile) the transfer is aborted and the path looked at again. Returns the bytes sent.
+   */
+  private async sendFile(root: string, dir: string, item: SendItem, bucket: { b: Bucket | null }): Promise<number> {
+    const from = item.append?.from ?? 0;
+    let fh;
+    try {
+      fh = await open(join(dir, item.path), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch {
+      this.markPath(root, item.path);
+      return 0;
+    }
+    let sent = 0;
+    try {
+      await this.o.channel.send({ type: 'file', root, item });
+      const hash = item.append === undefined ? createHash('sha256') : null;
+      for (let at = from; at < item.size;) {
+        const want = Math.min(CHUNK_BYTES, item.size - at);
+        if (bucket.b !== null) {
+          const t = take(bucket.b, want, this.o.now());
+          bucket.b = t.bucket;
+          if (t.waitMs > 0) await new Promise((r) => setTimeout(r, t.waitMs));
+        }
+        const { bytesRead } = await fh.read(this.buffer, 0, want, at);
+        if (bytesRead === 0) break;
+        const chunk = this.buffer.subarray(0, bytesRead);
+        hash?.update(chunk);
+        await this.o.channel.send({ type: 'chunk' }, chunk);
+        at += bytesRead;
+        sent += bytesRead;
+      }
+      if (sent !== item.size - from || (hash !== null && hash.digest('hex') !== item.sha256)) {
+        await this.o.channel.send({ type: 'file-abort', reason: 'the file changed while it was sent' });
+        this.markPath(root, item.path);
+        return sent;
+      }
+      await this.o.channel.send({ type: 'file-end' });
+    } finally {
+      await fh.close();
+    }
+    const t = new Map(this.target.get(root));
+    t.set(item.path, { path: item.path, size: item.size, mtimeMs: item.mtimeMs, sha256: item.sha256 });
+    this.target.set(root, t);
+    this.stats.filesSent++;
+    this.stats.bytesSent += sent;
+    return sent;
+  }
+
+  // ---- What the replica says -------------------------------------------------------------------
+
+  private async nextMessage(): Promise<ReplicaMessage> {
+    const frame = await this.o.channel.next();
+    if (frame === null) throw new Error(this.o.channel.closeReason ?? 'closed');
+    return parseMessage(replicaMessage, frame.header, 'replica');
+  }
+
+  /** After the manifests: commit results, barrier acks and keepalives, until the channel ends. */
+  private async readReplica(): Promise<void> {
+    for (;;) {
+      const m = await this.nextMessage();
+      switch (m.type) {
+        case 'committed':
+          if (!m.ok) {
+            this.stats.refusedByReplica++;
+            this.o.log('warn', `replica refused ${m.root}/${m.path}: ${m.problem ?? 'unknown'}; sending it again`);
+            const t = new Map(this.target.get(m.root));
+            t.delete(m.path);
+            this.target.set(m.root, t);
+            const key = `${m.root}/${m.path}`;
+            const count = (this.refusals.get(key) ?? 0) + 1;
+            this.refusals.set(key, count);
+            // Again at once a few times (a file that changed while sent); then only with the periodic pass.
+            if (count <= MAX_IMMEDIATE_RETRIES) this.markPath(m.root, m.path);
+          }
+          break;
+        case 'barrier-ack':
+          while (this.waiters.length > 0 && (this.waiters[0]?.id ?? Infinity) <= m.id) this.waiters.shift()?.resolve();
+          break;
+        case 'ping':
+          break;
+        case 'manifest': case 'manifests-done':
+          throw new ProtocolError('replica', `${m.type} after the manifests were complete`);
+      }
+    }
+  }
+
+  // ---- Change detection -------------------------------------------------------------------------
+
+  private watch(name: string, dir: string): void {
+    try {
+      const w = watch(dir, { recursive: true }, (_event, filename) => {
+        if (filename === null) { this.markRoot(name); return; }
+        const rel = filename.split('\\').join('/');
+        if (rel === SYNC_WORK_DIR || rel.startsWith(`${SYNC_WORK_DIR}/`)) return;
+        this.markPath(name, rel);
+      });
+      w.on('error', () => { this.markRoot(name); });
+      this.watchers.push(w);
+    } catch (err) {
+      this.o.log('warn', `cannot watch ${dir}: ${(err as Error).message}; changes are found by the periodic pass`);
+    }
+  }
+
+  private markPath(root: string, path: string): void {
+    this.dirtyPaths.get(root)?.add(path);
+    this.wake?.();
+  }
+
+  private markRoot(root: string): void {
+    this.dirtyRoots.add(root);
+    this.wake?.();
+  }
+
+  private markAll(): void {
+    for (const name of this.o.roots.keys()) this.dirtyRoots.add(name);
+    this.wake?.();
+  }
+
+  private finish(reason: string): string {
+    this.closedReason ??= reason;
+    this.phase = 'closed';
+    this.o.channel.close(reason);
+    for (const w of this.watchers) w.close();
+    if (this.keepalive !== null) clearInterval(this.keepalive);
+    if (this.rescan !== null) clearInterval(this.rescan);
+    for (const w of this.waiters.splice(0)) w.reject(new Error(`replication session closed: ${this.closedReason}`));
+    this.wake?.();
+    return this.closedReason;
+  }
+}
