@@ -16,6 +16,7 @@ import { openVipManager, type VipManager } from '../adapters/net/vips.js';
 import { ensureDir, readJson, writeJsonAtomic } from '../adapters/state/store.js';
 import { openHeartbeatTransport, type HeartbeatTransport } from '../adapters/udp/heartbeats.js';
 import { SyncService } from './sync/service.js';
+import { installReplicatedConfig, publishConfig, REPLICATED_CONFIG } from './sync/config-follow.js';
 import { syncRoots } from './sync/roots.js';
 import { formatConfigError, loadConfig, readClusterKey, toCoreConfig, type TandemConfig } from '../config/load.js';
 import { initNode, step, type Capabilities } from '../core/ha/node.js';
@@ -88,10 +89,12 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   const peerName = Object.keys(config.nodes).find((n) => n !== opts.nodeName);
   const peer = peerName === undefined ? undefined : config.nodes[peerName];
   const haLink = config.cluster.haLink;
+  const roots = syncRoots(self);
+  const configRoot = roots.get('config') ?? join(self.stateDir, 'store', 'config');
   // Data replication on the HA link (SPEC §3): its engine's state is the HA core's veto.
   const sync = await SyncService.start({
     cluster: config.cluster.name, node: opts.nodeName, peer: peerName ?? null,
-    stateDir: self.stateDir, roots: syncRoots(self), key: key.key,
+    stateDir: self.stateDir, roots, key: key.key,
     selfAddress: self.interfaces[haLink]?.address ?? '0.0.0.0',
     peerAddress: peer?.interfaces[haLink]?.address ?? null,
     port: config.sync.port, rateBytesPerSec: config.sync.resyncRateBytesPerSec,
@@ -103,7 +106,29 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     log: (level, event, message) => { log.log(level, event, message); },
     // Reported after the HA step that caused it has finished (never re-entering the core).
     report: (syncState, adopt) => { queueMicrotask(() => { feed({ kind: 'sync', at: instant(), state: syncState, adopt }); }); },
+    onReplicated: (root, path) => { if (root === 'config' && path === REPLICATED_CONFIG) followConfig(); },
   });
+
+  /** On the primary: the running configuration goes into the replicated `config` root. */
+  function publish(): void {
+    try {
+      if (publishConfig(opts.configFile, configRoot)) log.log('info', 'config', 'configuration published for the secondary');
+    } catch (err) {
+      log.log('error', 'config', `cannot publish the configuration: ${(err as Error).message}`);
+    }
+  }
+  /** On the secondary: a configuration replicated from the primary is checked, installed and applied. */
+  function followConfig(): void {
+    try {
+      const r = installReplicatedConfig(opts.configFile, configRoot, opts.nodeName);
+      if (r.kind === 'refused') log.log('error', 'config', `configuration from the primary refused, the running one stays: ${r.errors}`);
+      if (r.kind !== 'installed') return;
+      log.log('warn', 'config', `configuration from the primary installed in ${opts.configFile}; applying it`);
+      reload();
+    } catch (err) {
+      log.log('error', 'config', `cannot install the configuration from the primary: ${(err as Error).message}`);
+    }
+  }
   const paths = core.heartbeatPaths.map((name) => ({
     name,
     localAddress: self.interfaces[name]?.address ?? '',
@@ -140,6 +165,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
         case 'acquire-service':
           vips.acquire();
           hook(config.service.onPrimary, 'primary');
+          publish();
           break;
         case 'release-service':
           vips.release();
@@ -210,7 +236,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   function reload(): ActionReply {
     try {
       const next = reloadConfig();
-      return { ok: true, messages: [...said(feed({ kind: 'config', at: instant(), config: next })), 'info: configuration reloaded'] };
+      const messages = [...said(feed({ kind: 'config', at: instant(), config: next })), 'info: configuration reloaded'];
+      if (state?.role === 'primary') publish();
+      return { ok: true, messages };
     } catch (err) {
       log.log('error', 'config', `reload refused: ${(err as Error).message}`);
       return { ok: false, messages: [`error: configuration refused, the running one stays: ${(err as Error).message}`] };

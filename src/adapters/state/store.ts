@@ -20,10 +20,15 @@ export function readJson(file: string): unknown {
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {
+  writeTextAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Replaces `file` with `text` atomically (see the module comment). */
+export function writeTextAtomic(file: string, text: string, mode = 0o600): void {
   const tmp = join(dirname(file), `.${String(process.pid)}.${Date.now().toString(36)}.tmp`);
-  const fd = openSync(tmp, 'w', 0o600);
+  const fd = openSync(tmp, 'w', mode);
   try {
-    writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+    writeSync(fd, text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

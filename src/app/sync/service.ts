@@ -46,6 +46,8 @@ export interface SyncServiceOptions {
   readonly log: (level: 'info' | 'warn' | 'error' | 'debug', event: string, message: string) => void;
   /** The engine's state for the HA core (a `sync` input), `adopt` after a completed resync. */
   readonly report: (state: SyncState, adopt: Generations | null) => void;
+  /** A replicated file of `root` changed on this (secondary) node. */
+  readonly onReplicated?: (root: string, path: string) => void;
 }
 
 /** `tandem status`: the replication part of `sync`. */
@@ -257,7 +259,7 @@ export class SyncService {
           case 'planned': this.input({ kind: 'resync-planned', at, bytes: e.bytes, files: e.files }); break;
           case 'progress': this.input({ kind: 'resync-progress', at, bytesDone: e.bytesDone, filesDone: e.filesDone }); break;
           case 'caught-up': this.input({ kind: 'caught-up', at, generations: e.generations }); break;
-          case 'changed': break;
+          case 'changed': this.o.onReplicated?.(e.root, e.path); break;
         }
       },
     });
