@@ -17,6 +17,8 @@ export interface LabFileParams {
   readonly timing: TimingProfileName;
   /** The Node.js binary the lab's commands run with. */
   readonly nodeBinary: string;
+  /** `sync.resync_rate_mbit` (0 = unlimited); the configuration's default when absent. */
+  readonly resyncRateMbit?: number;
 }
 
 export const CONFIG_FILE = 'cluster.yaml';
@@ -69,6 +71,7 @@ export function clusterYaml(p: LabFileParams): string {
     'commands:                        # the lab restarts/stops the node process instead of the machine',
     `  reboot: ${list(labCommand(p, 'restart'))}`,
     `  shutdown: ${list(labCommand(p, 'stop'))}`,
+    ...(p.resyncRateMbit === undefined ? [] : ['sync:', `  resync_rate_mbit: ${String(p.resyncRateMbit)}`]),
     'nodes:',
     ...nodes,
     '',

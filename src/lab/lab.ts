@@ -46,6 +46,11 @@ export interface LabOptions {
   readonly dir?: string;
   /** Timing profile written to cluster.yaml (`up` only). Default `default`. */
   readonly timing?: TimingProfileName;
+  /**
+   * `sync.resync_rate_mbit` written to cluster.yaml (`up` only; 0 = unlimited): a slow resync
+   * lets a test act in the middle of one. Default: the configuration's default (not written).
+   */
+  readonly resyncRateMbit?: number;
   /** The node process command (see DEFAULT_NODE_COMMAND); stored in state.json by `up`. */
   readonly nodeCommand?: readonly string[];
   /** How long `stop` waits after SIGTERM before SIGKILL. Default 10 s. */
@@ -263,7 +268,10 @@ export class Lab {
       throw new LabError(`lab directory ${this.dir} exists and is not empty`);
     }
     const timing = this.options.timing ?? 'default';
-    const params: LabFileParams = { id: this.id, dir: this.dir, repoRoot: REPO_ROOT, timing, nodeBinary: process.execPath };
+    const params: LabFileParams = {
+      id: this.id, dir: this.dir, repoRoot: REPO_ROOT, timing, nodeBinary: process.execPath,
+      ...(this.options.resyncRateMbit === undefined ? {} : { resyncRateMbit: this.options.resyncRateMbit }),
+    };
     try {
       await this.step('files');
       writeLabFiles(params);

@@ -2,11 +2,15 @@
  * Helpers for the system tests: a lab per test (built and always removed), the nodes' status
  * through their control sockets, and polling with a deadline.
  */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { controlRequest } from '../adapters/control/client.js';
+import type { ReplicationStatus } from '../app/sync/service.js';
 import type { NodeStatus } from '../core/ha/status.js';
 import type { TimingProfileName } from '../core/timing.js';
-import { isRoot, Lab, type NodeName } from '../lab/lab.js';
+import { dataDir, stateDir } from '../lab/files.js';
+import { isRoot, Lab, NODE_ADDRESSES, NODES, REPO_ROOT, type NodeName } from '../lab/lab.js';
 
 export const VIP = '192.0.2.10';
 export const HEARTBEAT_PORT = 5405;
@@ -17,11 +21,18 @@ export function cannotRun(): string | null {
   return null;
 }
 
+export interface LabTestOptions {
+  /** `sync.resync_rate_mbit` in cluster.yaml (a slow resync a test can act in the middle of). */
+  readonly resyncRateMbit?: number;
+  /** Start both nodes (default); false: the topology only, the test starts the nodes. */
+  readonly start?: boolean;
+}
+
 /** Builds a lab with both nodes started, runs `body`, and removes the lab whatever happens. */
-export async function withLab(timing: TimingProfileName, body: (lab: Lab) => Promise<void>): Promise<void> {
-  const lab = new Lab({ timing });
+export async function withLab(timing: TimingProfileName, body: (lab: Lab) => Promise<void>, opts: LabTestOptions = {}): Promise<void> {
+  const lab = new Lab({ timing, ...(opts.resyncRateMbit === undefined ? {} : { resyncRateMbit: opts.resyncRateMbit }) });
   try {
-    await lab.up({ start: true });
+    await lab.up({ start: opts.start ?? true });
     await body(lab);
   } finally {
     await lab.down();
@@ -31,6 +42,19 @@ export async function withLab(timing: TimingProfileName, body: (lab: Lab) => Pro
 export async function status(lab: Lab, node: NodeName): Promise<NodeStatus> {
   const r = await controlRequest(join(lab.dir, node, 'control.sock'), 'GET', '/status');
   return r.body as NodeStatus;
+}
+
+/** The `sync` part of the status with the replication fields the daemon adds. */
+export type SyncStatus = NodeStatus['sync'] & ReplicationStatus;
+
+export async function syncStatus(lab: Lab, node: NodeName): Promise<SyncStatus> {
+  return (await status(lab, node)).sync as SyncStatus;
+}
+
+/** Runs the `tandem` CLI for `node` (inside its namespace, as an operator on that node would). */
+export function tandem(lab: Lab, node: NodeName, args: readonly string[], timeoutMs?: number): ReturnType<Lab['exec']> {
+  return lab.exec(node, [process.execPath, join(REPO_ROOT, 'dist/cli/tandem.js'), ...args,
+    '--config', join(lab.dir, 'cluster.yaml'), '--node', node], timeoutMs === undefined ? {} : { timeoutMs });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -85,6 +109,16 @@ async function drop(lab: Lab, node: NodeName, input: readonly string[], output: 
   ]);
 }
 
+/**
+ * nftables in a node's namespace: drop every packet to and from the peer's addresses — every
+ * heartbeat path and the replication channel cut, while next hops and clients stay reachable.
+ */
+export async function isolate(lab: Lab, node: NodeName): Promise<void> {
+  const peer = NODES.find((n) => n !== node) ?? 'b';
+  const set = `{ ${Object.values(NODE_ADDRESSES[peer]).map((a) => a.split('/')[0] ?? a).join(', ')} }`;
+  await drop(lab, node, [`ip saddr ${set}`], [`ip daddr ${set}`]);
+}
+
 export async function unblock(lab: Lab, node: NodeName): Promise<void> {
   await nft(lab, node, ['delete table inet tdmtest']);
 }
@@ -92,4 +126,67 @@ export async function unblock(lab: Lab, node: NodeName): Promise<void> {
 async function nft(lab: Lab, node: NodeName, commands: readonly string[]): Promise<void> {
   const r = await lab.exec(node, ['nft', '-f', '-'], { input: `${commands.join('\n')}\n` });
   if (r.code !== 0) throw new Error(`nft in ${node}: ${r.stderr}`);
+}
+
+// ---- Synchronized data ------------------------------------------------------------------------
+
+/** The directory where sync keeps its work files in every root: not part of the data. */
+const SYNC_WORK_DIR = '.tandem-sync';
+
+export interface NodeRoots { readonly data: string; readonly config: string; readonly firmware: string; readonly license: string }
+
+/** A node's synchronized roots (root name → directory), as the lab configures them. */
+export function rootsOf(lab: Lab, node: NodeName): NodeRoots {
+  const store = join(stateDir(lab.dir, node), 'store');
+  return { data: dataDir(lab.dir, node), config: join(store, 'config'), firmware: join(store, 'firmware'), license: join(store, 'license') };
+}
+
+export function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** Every regular file under `dir` (relative path → sha256), sorted, ignoring `.tandem-sync/`. */
+export function treeHashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(join(dir, rel), { withFileTypes: true })) {
+      const path = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (path === SYNC_WORK_DIR) continue;
+      if (e.isDirectory()) walk(path);
+      else if (e.isFile()) out[path] = sha256File(join(dir, path));
+      else out[path] = `(${e.isSymbolicLink() ? 'symlink' : 'special file'})`;
+    }
+  };
+  if (existsSync(dir)) walk('');
+  return Object.fromEntries(Object.entries(out).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+}
+
+/** A node's roots as [name, directory] pairs. */
+export function rootEntries(lab: Lab, node: NodeName): [string, string][] {
+  const r = rootsOf(lab, node);
+  return [['data', r.data], ['config', r.config], ['firmware', r.firmware], ['license', r.license]];
+}
+
+/** Every root of a node: root name → its tree. */
+export function nodeTrees(lab: Lab, node: NodeName): Record<string, Record<string, string>> {
+  return Object.fromEntries(rootEntries(lab, node).map(([name, dir]) => [name, treeHashes(dir)]));
+}
+
+export interface LogLine { readonly time: string; readonly level: string; readonly event: string; readonly msg: string }
+
+/** The node's JSON log lines (the lab's own lines and anything unparsable are skipped). */
+export function logLines(lab: Lab, node: NodeName): LogLine[] {
+  let text: string;
+  try { text = readFileSync(lab.logPath(node), 'utf8'); } catch { return []; }
+  const out: LogLine[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const v = JSON.parse(line) as Partial<LogLine>;
+      if (typeof v.msg === 'string' && typeof v.event === 'string') {
+        out.push({ time: v.time ?? '', level: v.level ?? '', event: v.event, msg: v.msg });
+      }
+    } catch { /* a line cut by kill -9 */ }
+  }
+  return out;
 }

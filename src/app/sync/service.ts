@@ -227,9 +227,10 @@ export class SyncService {
     const ha = this.ha;
     if (ha === null || this.o.peerAddress === null) return;
     this.connecting = true;
+    let ch: Channel | null = null;
     try {
       await this.maintenance;
-      const ch = await connectChannel({
+      ch = await connectChannel({
         host: this.o.peerAddress, port: this.o.port, localAddress: this.o.selfAddress, key: this.o.key,
         hello: { cluster: this.o.cluster, node: this.o.node, uuid: ha.persisted.uuid, generations: ha.persisted.generations },
         timeoutMs: Math.max(1000, this.o.deadAfterMs), idleTimeoutMs: this.o.deadAfterMs,
@@ -238,6 +239,8 @@ export class SyncService {
       if (!wantsSession(this.engine) || this.closed) { ch.close('no longer wanted'); return; }
       this.startReplica(ch);
     } catch (err) {
+      // A welcome that does not parse comes on an open channel: close it rather than leave it to the idle timer.
+      ch?.close((err as Error).message);
       this.nextAttemptAt = this.o.now() + RETRY_MS;
       this.o.log('debug', 'sync', `cannot reach the primary's replication port: ${(err as Error).message}`);
     } finally {
