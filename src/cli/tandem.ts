@@ -8,12 +8,10 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { controlRequest, sendAction } from '../adapters/control/client.js';
 import { CONTROL_SOCKET, type ControlAction } from '../adapters/control/protocol.js';
-import { ConfigRefused, runNodeDaemon } from '../app/node-daemon.js';
 import { formatConfigError, loadConfig } from '../config/load.js';
 import type { ReplicationStatus } from '../app/sync/service.js';
 import type { NodeStatus } from '../core/ha/status.js';
 import { TIMING_PROFILE_NAMES, type TimingProfileName } from '../core/timing.js';
-import { runDemo } from '../sim/demo.js';
 
 interface Target { config: string; node: string }
 
@@ -53,6 +51,8 @@ async function act(t: Target & { json?: boolean }, action: ControlAction): Promi
 withTarget(program.command('node'))
   .description('run the node daemon in the foreground')
   .action(async (t: Target) => {
+    // Loaded on demand: the operator commands start faster without the daemon's modules.
+    const { ConfigRefused, runNodeDaemon } = await import('../app/node-daemon.js');
     try {
       await runNodeDaemon({ configFile: t.config, nodeName: t.node });
     } catch (err) {
@@ -121,7 +121,8 @@ program
   .command('simulate')
   .description('run the HA core on a simulated two-node network and narrate what it decides')
   .addOption(new Option('--profile <name>', 'timing profile').choices(TIMING_PROFILE_NAMES).default('default'))
-  .action((opts: { profile: TimingProfileName }) => {
+  .action(async (opts: { profile: TimingProfileName }) => {
+    const { runDemo } = await import('../sim/demo.js');
     runDemo(opts.profile, (line) => { console.log(line); });
   });
 
