@@ -3,11 +3,14 @@
  * (one manifest per root), then applies what arrives, strictly in order: removals, and files
  * written aside, checked (size, sha256), fsynced and renamed into place by the crash-safe
  * receiver (adapters/files/receiver.ts). Because every file is committed before the next frame
- * is read, answering a `barrier` once it is reached means everything before it is stored.
+ * is read, answering a `barrier` once it is reached means everything before it is stored — or
+ * refused: a file whose bytes are not as announced (size, sha256, the prefix of an append), or
+ * that cannot be stored here, is answered `committed ok:false` (before any later ack), nothing of
+ * it visible, and the session goes on. A malformed frame or a bad path ends the session.
  */
 import type { Channel } from '../../adapters/sync/channel.js';
-import { scanTree, type HashCache, type IncomingFile, type Receiver } from '../../adapters/files/index.js';
-import { manifestEntries } from '../../core/sync/manifest.js';
+import { scanTree, SyncIntegrityError, type HashCache, type IncomingFile, type Receiver } from '../../adapters/files/index.js';
+import { manifestEntries, type SendItem } from '../../core/sync/manifest.js';
 import type { Generations } from '../../core/sync/state.js';
 import { MANIFEST_BATCH, parseMessage, ProtocolError, sourceMessage, type SourceMessage } from './protocol.js';
 import type { Roots } from './roots.js';
@@ -38,6 +41,27 @@ export interface ReplicaStats {
   refused: number;
 }
 
+/**
+ * A transfer being received: `file` while it is being written, null once it failed — its
+ * remaining chunks are then dropped and `file-end` answered with `problem`.
+ */
+interface Incoming {
+  readonly root: string;
+  readonly item: SendItem;
+  file: IncomingFile | null;
+  problem: string | null;
+}
+
+/**
+ * Whether a failed transfer is refused (answered, the session goes on): bytes not as announced,
+ * or a local condition (ENOSPC, EACCES…). Anything else — a bad path, a bad size — is the
+ * source's error and ends the session.
+ */
+const refusable = (err: unknown): boolean =>
+  err instanceof SyncIntegrityError || typeof (err as NodeJS.ErrnoException | undefined)?.code === 'string';
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 export class ReplicaSession {
   readonly stats: ReplicaStats = { filesReceived: 0, bytesReceived: 0, removed: 0, refused: 0 };
   readonly done: Promise<string>;
@@ -67,14 +91,14 @@ export class ReplicaSession {
       }
     }
     await this.o.channel.send({ type: 'manifests-done' });
-    let incoming: { root: string; file: IncomingFile } | null = null;
+    let incoming: Incoming | null = null;
     try {
       for (;;) {
         const frame = await this.o.channel.next();
         if (frame === null) throw new Error(this.o.channel.closeReason ?? 'closed');
         const m: SourceMessage = parseMessage(sourceMessage, frame.header, 'source');
         if (incoming !== null && m.type !== 'chunk' && m.type !== 'file-end' && m.type !== 'file-abort' && m.type !== 'ping') {
-          throw new ProtocolError('source', `${m.type} in the middle of ${incoming.file.item.path}`);
+          throw new ProtocolError('source', `${m.type} in the middle of ${incoming.item.path}`);
         }
         switch (m.type) {
           case 'plan':
@@ -87,25 +111,45 @@ export class ReplicaSession {
             this.o.onEvent({ kind: 'changed', root: m.root, path: m.path });
             this.progress(0, 1);
             break;
-          case 'file':
-            if (incoming !== null) throw new ProtocolError('source', 'file in the middle of another');
-            incoming = { root: m.root, file: await this.receiver(m.root).begin(m.item) };
+          case 'file': {
+            const rx = this.receiver(m.root);
+            incoming = { root: m.root, item: m.item, file: null, problem: null };
+            try {
+              incoming.file = await rx.begin(m.item);
+            } catch (err) {
+              // e.g. an append whose prefix is not the copy here: refused at file-end.
+              if (!refusable(err)) throw err;
+              incoming.problem = messageOf(err);
+            }
             break;
+          }
           case 'chunk':
-            if (incoming === null || frame.payload === null) throw new ProtocolError('source', 'chunk outside a file');
-            await incoming.file.write(frame.payload);
+            if (incoming === null) throw new ProtocolError('source', 'chunk outside a file');
+            if (frame.payload === null) throw new ProtocolError('source', 'chunk without bytes');
+            if (incoming.file !== null) {
+              try {
+                await incoming.file.write(frame.payload);
+              } catch (err) {
+                // e.g. more bytes than announced: the transfer is dropped, the rest skipped.
+                if (!refusable(err)) throw err;
+                incoming.problem = messageOf(err);
+                await incoming.file.abort();
+                incoming.file = null;
+              }
+            }
             this.progress(frame.payload.length, 0);
             break;
           case 'file-end': {
             if (incoming === null) throw new ProtocolError('source', 'file-end outside a file');
-            const { root, file } = incoming;
+            const done = incoming;
             incoming = null;
-            await this.commit(root, file);
+            if (done.file !== null) await this.commit(done.root, done.file);
+            else await this.refuse(done.root, done.item.path, done.problem ?? 'dropped');
             break;
           }
           case 'file-abort':
             if (incoming === null) throw new ProtocolError('source', 'file-abort outside a file');
-            await incoming.file.abort();
+            await incoming.file?.abort();
             incoming = null;
             break;
           case 'caught-up':
@@ -121,7 +165,7 @@ export class ReplicaSession {
       }
     } finally {
       // A transfer cut in the middle never becomes visible.
-      if (incoming !== null) await incoming.file.abort();
+      if (incoming?.file) await incoming.file.abort();
     }
   }
 
@@ -130,17 +174,21 @@ export class ReplicaSession {
     try {
       await file.commit();
     } catch (err) {
-      this.stats.refused++;
-      const problem = err instanceof Error ? err.message : String(err);
-      this.o.log('warn', `refused ${root}/${file.item.path}: ${problem}`);
       await file.abort();
-      await this.o.channel.send({ type: 'committed', root, path: file.item.path, ok: false, problem });
+      await this.refuse(root, file.item.path, messageOf(err));
       return;
     }
     this.stats.filesReceived++;
     this.stats.bytesReceived += sent;
     this.o.onEvent({ kind: 'changed', root, path: file.item.path });
     this.progress(0, 1);
+  }
+
+  /** Nothing of the file became visible: the source learns it and sends the file again. */
+  private async refuse(root: string, path: string, problem: string): Promise<void> {
+    this.stats.refused++;
+    this.o.log('warn', `refused ${root}/${path}: ${problem}`);
+    await this.o.channel.send({ type: 'committed', root, path, ok: false, problem: problem.slice(0, 500) });
   }
 
   /** Bytes count as they arrive, files once they are stored (or removed). */

@@ -2,15 +2,18 @@
  * The primary's side of a replication session (the source). It learns what the replica holds
  * (its manifests), sends what differs — rate limited: that is the full resynchronization —, says
  * `caught-up`, then replicates every change as it happens, unlimited: a whole file, only the tail
- * of a file that grew, or a removal. Changes are found by watching the roots (fs.watch, recursive)
- * and, for certainty, by a full pass over every root before each barrier and every
+ * of a file that grew, or a removal. Changes are found by watching every directory of the roots
+ * (`RootWatcher`) and, for certainty, by a full pass over every root before each barrier and every
  * `RESCAN_MS`. The plans come from the pure planner (core/sync/manifest.ts).
  *
  * A barrier is a full pass followed by a `barrier` frame; the replica processes frames in order
  * and commits every file with fsync before it reads the next, so its `barrier-ack` means: every
- * change made before the barrier was asked for is stored on the secondary.
+ * change made before the barrier was asked for is stored on the secondary — unless a file of the
+ * pass could not be sent whole (it changed while read: no `barrier` frame until it went through)
+ * or the replica refused one (a `committed ok:false` before the ack: the ack does not count, and
+ * the barrier is tried again with a new full pass).
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { lstatSync, readdirSync, watch, type FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -18,7 +21,7 @@ import { join } from 'node:path';
 import type { Channel } from '../../adapters/sync/channel.js';
 import { prefixHashes, prefixSha256, scanFile, scanTree, type HashCache } from '../../adapters/files/index.js';
 import {
-  appendCandidates, applyPlanToManifest, manifestFromEntries, planEntry, planSync, SYNC_WORK_DIR,
+  appendCandidates, manifestFromEntries, planEntry, planSync, SYNC_WORK_DIR,
   type FileEntry, type Manifest, type SendItem,
 } from '../../core/sync/manifest.js';
 import { DEFAULT_SYNC_BURST_BYTES, initBucket, take, type Bucket } from '../../core/sync/ratelimit.js';
@@ -45,6 +48,8 @@ export interface SourceOptions {
   readonly keepaliveMs: number;
   readonly now: () => number;
   readonly log: (level: 'info' | 'warn' | 'error' | 'debug', message: string) => void;
+  /** The periodic full pass behind the watcher, ms (default `RESCAN_MS`). */
+  readonly rescanMs?: number;
 }
 
 export type SourcePhase = 'manifests' | 'resync' | 'live' | 'closed';
@@ -59,6 +64,9 @@ export interface SourceStats {
 
 interface BarrierWaiter { readonly id: number; readonly resolve: () => void; readonly reject: (err: Error) => void }
 
+/** A `barrier` frame sent and not acknowledged yet, with the refusals counted when its pass began. */
+interface BarrierInFlight { readonly id: number; readonly refusalsAt: number }
+
 export class SourceSession {
   phase: SourcePhase = 'manifests';
   readonly stats: SourceStats = { filesSent: 0, bytesSent: 0, removed: 0, refusedByReplica: 0, resync: null };
@@ -69,12 +77,24 @@ export class SourceSession {
   private readonly target = new Map<string, Manifest>();
   private readonly dirtyPaths = new Map<string, Set<string>>();
   private readonly dirtyRoots = new Set<string>();
-  private readonly watchers: FSWatcher[] = [];
+  private readonly watchers: RootWatcher[] = [];
   private readonly waiters: BarrierWaiter[] = [];
   /** Refusals per path in this session: a file the replica cannot place is not resent forever. */
   private readonly refusals = new Map<string, number>();
   private barrierId = 0;
+  /** Highest barrier id sent in a frame (lowered again when an ack does not count). */
   private sentBarrier = 0;
+  private readonly inFlight: BarrierInFlight[] = [];
+  /** `refused` when the pass for the next barrier frame began (kept over incomplete passes). */
+  private coverFrom: number | null = null;
+  /** Every `committed ok:false` of this session. */
+  private refusedTotal = 0;
+  /** Files not sent whole in this session (they changed, or vanished, while read). */
+  private notSentWhole = 0;
+  /** A barrier whose ack did not count waits for the periodic pass (a file refused again and again). */
+  private barrierRetryPaused = false;
+  /** Why the replica's side failed (read by the reader), when it did. */
+  private failure: string | null = null;
   private wake: (() => void) | null = null;
   private closedReason: string | null = null;
   private keepalive: NodeJS.Timeout | null = null;
@@ -84,10 +104,20 @@ export class SourceSession {
   constructor(private readonly o: SourceOptions) {
     for (const [name, dir] of o.roots) {
       this.dirtyPaths.set(name, new Set());
-      this.watch(name, dir);
+      this.watchers.push(new RootWatcher(dir, {
+        path: (rel) => { this.markPath(name, rel); },
+        root: () => { this.markRoot(name); },
+        cannot: (message) => { this.o.log('warn', `cannot watch all of ${dir}: ${message}; changes there are found by the periodic pass`); },
+      }));
     }
     this.keepalive = setInterval(() => { void this.o.channel.send({ type: 'ping' }).catch(() => undefined); }, o.keepaliveMs);
-    this.rescan = setInterval(() => { this.markAll(); }, RESCAN_MS);
+    this.rescan = setInterval(() => {
+      if (this.barrierRetryPaused && this.inFlight.length === 0) {
+        this.barrierRetryPaused = false;
+        this.sentBarrier = 0;
+      }
+      this.markAll();
+    }, o.rescanMs ?? RESCAN_MS);
     this.done = this.run().then(
       () => this.finish('ended'),
       (err: unknown) => this.finish(err instanceof Error ? err.message : String(err)),
@@ -112,8 +142,12 @@ export class SourceSession {
   private async run(): Promise<void> {
     await this.receiveManifests();
     const reader = this.readReplica();
-    // The reader ends only by an error (the channel closed): that ends the session, whatever phase.
-    reader.catch(() => undefined);
+    // The reader ends only by an error (the channel closed, a protocol error): that ends the
+    // session at once, whatever phase — a resync in progress stops at its next frame.
+    reader.catch((err: unknown) => {
+      this.failure ??= err instanceof Error ? err.message : String(err);
+      this.o.channel.close(this.failure);
+    });
     this.phase = 'resync';
     await this.resync();
     this.phase = 'live';
@@ -128,6 +162,8 @@ export class SourceSession {
     for (;;) {
       const m = await this.nextMessage();
       if (m.type === 'manifests-done') break;
+      // The replica's keepalives run while it scans its roots, which may take long.
+      if (m.type === 'ping') continue;
       if (m.type !== 'manifest') throw new ProtocolError('replica', `${m.type} before the manifests were complete`);
       const list = entries.get(m.root);
       if (list === undefined) throw new ProtocolError('replica', `unknown root ${m.root}`);
@@ -153,6 +189,9 @@ export class SourceSession {
     const bucket: { b: Bucket | null } = {
       b: this.o.rateBytesPerSec > 0 ? initBucket(this.o.rateBytesPerSec, DEFAULT_SYNC_BURST_BYTES, this.o.now()) : null,
     };
+    // sendRemove and sendFile keep `target` up to date item by item: a file the replica refuses
+    // meanwhile (its entry dropped by the reader) or one not sent whole stays out of it, and is
+    // sent again by the live passes.
     for (const { name, dir, plan } of plans) {
       for (const path of plan.remove) {
         await this.sendRemove(name, path);
@@ -163,7 +202,6 @@ export class SourceSession {
         this.stats.resync.filesDone++;
         this.stats.resync.bytesDone += sent;
       }
-      this.target.set(name, applyPlanToManifest(this.target.get(name) ?? new Map(), plan));
     }
   }
 
@@ -176,6 +214,9 @@ export class SourceSession {
         await new Promise((r) => setTimeout(r, COALESCE_MS));
       }
       const pending = this.waiters.length > 0 ? this.barrierId : 0;
+      // A refusal from here on may concern a file this pass relies on: it voids the barrier.
+      if (pending > this.sentBarrier) this.coverFrom ??= this.refusedTotal;
+      const notSentWholeBefore = this.notSentWhole;
       for (const name of [...this.dirtyRoots]) {
         this.dirtyRoots.delete(name);
         this.dirtyPaths.get(name)?.clear();
@@ -186,8 +227,11 @@ export class SourceSession {
         paths.clear();
         for (const path of list) await this.passPath(name, path);
       }
-      if (pending > this.sentBarrier) {
+      // A file not sent whole was marked again: the next pass sends it, then the barrier goes.
+      if (pending > this.sentBarrier && this.notSentWhole === notSentWholeBefore) {
         this.sentBarrier = pending;
+        this.inFlight.push({ id: pending, refusalsAt: this.coverFrom ?? this.refusedTotal });
+        this.coverFrom = null;
         await this.o.channel.send({ type: 'barrier', id: pending });
       }
     }
@@ -211,7 +255,10 @@ export class SourceSession {
     for (const item of plan.send) await this.sendFile(name, dir, item, { b: null });
   }
 
-  /** One reported path: a file, a removed file, or (when it is a directory) the whole root. */
+  /**
+   * One reported path: a file, a removed file — or, when the path is (or was) a directory, the
+   * whole root at the next pass (one pass however many directories were reported).
+   */
   private async passPath(name: string, path: string): Promise<void> {
     const dir = this.o.roots.get(name);
     if (dir === undefined) return;
@@ -221,14 +268,19 @@ export class SourceSession {
       entry = await scanFile(dir, path, { hashCache: this.o.hashCaches.get(name) });
     } catch {
       // A directory (created, renamed) or something that is no regular file: look at everything.
-      await this.passRoot(name);
+      this.markRoot(name);
       return;
     }
     const known = target.get(path);
+    if (known === undefined && (hasAncestor(target, path) || hasDescendant(target, path))) {
+      // A directory removed or renamed away (its files are gone too), or a file where the replica
+      // holds a directory or the other way round: a pass over the root sends the removals first,
+      // which the file could not be placed without.
+      this.markRoot(name);
+      return;
+    }
     if (entry === undefined) {
       if (known !== undefined) await this.sendRemove(name, path);
-      // A directory removed or renamed away: its files are gone from the replica's view too.
-      else if ([...target.keys()].some((p) => p.startsWith(`${path}/`))) await this.passRoot(name);
       return;
     }
     let prefix;
@@ -259,6 +311,7 @@ export class SourceSession {
     try {
       fh = await open(join(dir, item.path), constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch {
+      this.notSentWhole++;
       this.markPath(root, item.path);
       return 0;
     }
@@ -283,16 +336,19 @@ export class SourceSession {
       }
       if (sent !== item.size - from || (hash !== null && hash.digest('hex') !== item.sha256)) {
         await this.o.channel.send({ type: 'file-abort', reason: 'the file changed while it was sent' });
+        this.notSentWhole++;
         this.markPath(root, item.path);
         return sent;
       }
+      // The replica holds it from file-end on — unless it refuses it, and the reader may see that
+      // refusal at any await from here on: record the file first, so the refusal removes it.
+      const t = new Map(this.target.get(root));
+      t.set(item.path, { path: item.path, size: item.size, mtimeMs: item.mtimeMs, sha256: item.sha256 });
+      this.target.set(root, t);
       await this.o.channel.send({ type: 'file-end' });
     } finally {
       await fh.close();
     }
-    const t = new Map(this.target.get(root));
-    t.set(item.path, { path: item.path, size: item.size, mtimeMs: item.mtimeMs, sha256: item.sha256 });
-    this.target.set(root, t);
     this.stats.filesSent++;
     this.stats.bytesSent += sent;
     return sent;
@@ -312,8 +368,10 @@ export class SourceSession {
       const m = await this.nextMessage();
       switch (m.type) {
         case 'committed':
+          if (!this.o.roots.has(m.root)) throw new ProtocolError('replica', `committed for unknown root ${m.root}`);
           if (!m.ok) {
             this.stats.refusedByReplica++;
+            this.refusedTotal++;
             this.o.log('warn', `replica refused ${m.root}/${m.path}: ${m.problem ?? 'unknown'}; sending it again`);
             const t = new Map(this.target.get(m.root));
             t.delete(m.path);
@@ -326,7 +384,7 @@ export class SourceSession {
           }
           break;
         case 'barrier-ack':
-          while (this.waiters.length > 0 && (this.waiters[0]?.id ?? Infinity) <= m.id) this.waiters.shift()?.resolve();
+          this.barrierAcked(m.id);
           break;
         case 'ping':
           break;
@@ -336,22 +394,34 @@ export class SourceSession {
     }
   }
 
-  // ---- Change detection -------------------------------------------------------------------------
-
-  private watch(name: string, dir: string): void {
-    try {
-      const w = watch(dir, { recursive: true }, (_event, filename) => {
-        if (filename === null) { this.markRoot(name); return; }
-        const rel = filename.split('\\').join('/');
-        if (rel === SYNC_WORK_DIR || rel.startsWith(`${SYNC_WORK_DIR}/`)) return;
-        this.markPath(name, rel);
-      });
-      w.on('error', () => { this.markRoot(name); });
-      this.watchers.push(w);
-    } catch (err) {
-      this.o.log('warn', `cannot watch ${dir}: ${(err as Error).message}; changes are found by the periodic pass`);
+  /**
+   * The replica reached barrier `id`: everything sent before it is stored, unless it refused a
+   * file since the barrier's pass began — then the waiters stay, and a new full pass and barrier
+   * follow (at once, or with the periodic pass for a file refused again and again).
+   */
+  private barrierAcked(id: number): void {
+    const at = this.inFlight.findIndex((b) => b.id === id);
+    if (at === -1) return; // a duplicate, or an id this session never sent
+    const acked = this.inFlight[at];
+    this.inFlight.splice(0, at + 1);
+    if (acked !== undefined && this.refusedTotal === acked.refusalsAt) {
+      while (this.waiters.length > 0 && (this.waiters[0]?.id ?? Infinity) <= id) this.waiters.shift()?.resolve();
+      this.refusals.clear();
+      this.barrierRetryPaused = false;
+      return;
     }
+    this.o.log('debug', `barrier ${String(id)} reached, but a file sent before it was refused: trying again`);
+    // A later barrier in flight covers these waiters too, and is judged by its own ack.
+    if (this.inFlight.length > 0) return;
+    if ([...this.refusals.values()].some((n) => n > MAX_IMMEDIATE_RETRIES)) {
+      this.barrierRetryPaused = true;
+      return;
+    }
+    this.sentBarrier = 0;
+    this.markAll();
   }
+
+  // ---- Change detection -------------------------------------------------------------------------
 
   private markPath(root: string, path: string): void {
     this.dirtyPaths.get(root)?.add(path);
@@ -369,14 +439,134 @@ export class SourceSession {
   }
 
   private finish(reason: string): string {
-    this.closedReason ??= reason;
+    this.closedReason ??= this.failure ?? reason;
     this.phase = 'closed';
-    this.o.channel.close(reason);
+    this.o.channel.close(this.closedReason);
     for (const w of this.watchers) w.close();
     if (this.keepalive !== null) clearInterval(this.keepalive);
     if (this.rescan !== null) clearInterval(this.rescan);
     for (const w of this.waiters.splice(0)) w.reject(new Error(`replication session closed: ${this.closedReason}`));
     this.wake?.();
     return this.closedReason;
+  }
+}
+
+/** Whether a manifest holds a file at a parent directory of `path`. */
+function hasAncestor(m: Manifest, path: string): boolean {
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) if (m.has(path.slice(0, i))) return true;
+  return false;
+}
+
+/** Whether a manifest holds a file under `path/`. */
+function hasDescendant(m: Manifest, path: string): boolean {
+  const prefix = `${path}/`;
+  for (const p of m.keys()) if (p.startsWith(prefix)) return true;
+  return false;
+}
+
+interface RootWatcherReports {
+  /** Something happened to `rel` (a file, a directory, or a name gone): look at it. */
+  readonly path: (rel: string) => void;
+  /** Look at the whole root (a new directory, whose files may predate its watch; a lost watch). */
+  readonly root: () => void;
+  /** A directory could not be watched (e.g. out of inotify watches), said once. */
+  readonly cannot: (message: string) => void;
+}
+
+/**
+ * Watches a root: one plain (non-recursive) fs.watch per directory, added as directories appear
+ * and dropped as they go. A directory's watch reports its entries by name whatever inode they
+ * point at, so a file replaced by a rename (an atomic save, as the configuration is published)
+ * is reported every time. Node 20's recursive watch on Linux watches each file's inode instead:
+ * from the second atomic save of a file on, nothing was reported until the periodic pass; and it
+ * used one inotify watch per file, where this uses one per directory. Reports are hints: a path
+ * reported for nothing is looked at and found unchanged; whatever is missed is found by the
+ * periodic pass and the barrier's pass. The store's work directory is not watched.
+ */
+class RootWatcher {
+  /** Watched directories: relative path ('' for the root) → watch and inode. */
+  private readonly dirs = new Map<string, { readonly w: FSWatcher; readonly ino: number }>();
+  private closed = false;
+  private complained = false;
+
+  constructor(private readonly dir: string, private readonly report: RootWatcherReports) {
+    this.add('');
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const { w } of this.dirs.values()) w.close();
+    this.dirs.clear();
+  }
+
+  /** Watches directory `rel` and every directory under it. */
+  private add(rel: string): void {
+    if (this.closed || this.dirs.has(rel)) return;
+    const abs = rel === '' ? this.dir : join(this.dir, rel);
+    let w: FSWatcher;
+    let ino: number;
+    try {
+      w = watch(abs, (_event, name) => { this.onEvent(rel, name); });
+      ino = lstatSync(abs).ino;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Gone (or no directory any more) before it could be watched: its parent reports it.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR' && !this.complained) {
+        this.complained = true;
+        this.report.cannot(`${abs}: ${(err as Error).message}`);
+      }
+      return;
+    }
+    w.on('error', () => {
+      this.drop(rel);
+      this.report.root();
+    });
+    this.dirs.set(rel, { w, ino });
+    let entries;
+    try {
+      entries = readdirSync(abs, { withFileTypes: true });
+    } catch {
+      return; // removed meanwhile: its parent reports it
+    }
+    for (const e of entries) {
+      if (rel === '' && e.name === SYNC_WORK_DIR) continue;
+      if (e.isDirectory()) this.add(rel === '' ? e.name : `${rel}/${e.name}`);
+    }
+  }
+
+  private onEvent(rel: string, name: string | null): void {
+    if (this.closed) return;
+    if (name === null) { this.report.root(); return; }
+    if (rel === '' && name === SYNC_WORK_DIR) return;
+    const child = rel === '' ? name : `${rel}/${name}`;
+    let st;
+    try {
+      st = lstatSync(join(this.dir, child));
+    } catch {
+      st = null;
+    }
+    const watched = this.dirs.get(child);
+    if (st?.isDirectory() === true) {
+      if (watched?.ino === st.ino) return; // its own watch reports what happens inside
+      // A new directory (or another one renamed into place): watch it; files written into it
+      // before its watch began are found by a pass over the root.
+      if (watched !== undefined) this.drop(child);
+      this.add(child);
+      this.report.root();
+      return;
+    }
+    // A file, or nothing any more: a directory that was there is gone (removed, renamed away).
+    if (watched !== undefined) this.drop(child);
+    this.report.path(child);
+  }
+
+  /** Stops watching `rel` and everything under it. */
+  private drop(rel: string): void {
+    for (const [key, { w }] of this.dirs) {
+      if (key === rel || key.startsWith(`${rel}/`)) {
+        w.close();
+        this.dirs.delete(key);
+      }
+    }
   }
 }
