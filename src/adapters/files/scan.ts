@@ -80,6 +80,9 @@ interface Hashed {
   readonly key: string | undefined;
 }
 
+/** lstat calls in flight at once during a scan (the thread pool runs four by default). */
+const STAT_BATCH = 64;
+
 /** Attempts at a stable hash of a file that changes while it is read. */
 const HASH_ATTEMPTS = 3;
 
@@ -148,6 +151,9 @@ export async function scanTree(root: string, options: ScanOptions = {}): Promise
       if (errnoOf(err) === 'ENOENT' && rel !== '') continue; // removed during the scan
       throw err;
     }
+    // The names' status in parallel (the thread pool does the lstat calls), in order of the listing.
+    const children: { rel: string; st: BigIntStats }[] = [];
+    const valid: string[] = [];
     for (const raw of names) {
       let name: string;
       try {
@@ -159,19 +165,30 @@ export async function scanTree(root: string, options: ScanOptions = {}): Promise
       if (rel === '' && name === SYNC_WORK_DIR) continue;
       const childRel = rel === '' ? name : `${rel}/${name}`;
       validatePath(childRel); // a name from readdir never has "/" or NUL; "." and ".." are not listed
-      const abs = join(root, childRel);
-      let st: BigIntStats;
-      try {
-        st = await lstat(abs, { bigint: true });
-      } catch (err) {
-        if (errnoOf(err) === 'ENOENT') continue;
-        throw err;
-      }
+      valid.push(childRel);
+    }
+    for (let i = 0; i < valid.length; i += STAT_BATCH) {
+      const batch = valid.slice(i, i + STAT_BATCH);
+      const stats = await Promise.all(batch.map(async (childRel) => {
+        try {
+          return await lstat(join(root, childRel), { bigint: true });
+        } catch (err) {
+          if (errnoOf(err) === 'ENOENT') return undefined;
+          throw err;
+        }
+      }));
+      batch.forEach((childRel, k) => { const st = stats[k]; if (st !== undefined) children.push({ rel: childRel, st }); });
+    }
+    for (const { rel: childRel, st } of children) {
       const kind = kindOf(st);
       if (kind === 'dir') {
         stack.push(childRel);
       } else if (kind === 'file') {
-        const h = await hashEntry(abs, childRel, buffer, cache);
+        // A file whose status is in the cache is not opened at all: the common case of a pass.
+        const cached = cache?.lookup(st);
+        const h = cached !== undefined
+          ? { entry: { path: childRel, size: Number(st.size), mtimeMs: msOf(st.mtimeNs), sha256: cached }, fromCache: true, stable: true, key: cacheKey(st) }
+          : await hashEntry(join(root, childRel), childRel, buffer, cache);
         if (h === undefined) continue;
         manifest.set(childRel, h.entry);
         bytes += h.entry.size;

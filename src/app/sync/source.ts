@@ -3,10 +3,14 @@
  * (its manifests), sends what differs — rate limited: that is the full resynchronization —, says
  * `caught-up`, then replicates every change as it happens, unlimited: a whole file, only the tail
  * of a file that grew, or a removal. Changes are found by watching every directory of the roots
- * (`RootWatcher`) and, for certainty, by a full pass over every root before each barrier and every
- * `RESCAN_MS`. The plans come from the pure planner (core/sync/manifest.ts).
+ * (`RootWatcher`) and, as a safety net, by a full pass over every root every `RESCAN_MS`. The
+ * plans come from the pure planner (core/sync/manifest.ts).
  *
- * A barrier is a full pass followed by a `barrier` frame; the replica processes frames in order
+ * A barrier waits one turn of the event loop, sends every change reported until then, then a
+ * `barrier` frame. Why the turn is enough: the kernel queues a change's inotify event inside the
+ * write(2) that made it, before the writer can ask for the barrier; so when the request is read,
+ * the event is readable too, libuv hands both over in the same poll phase, and by the check
+ * phase (setImmediate) the watcher has reported it. The replica processes frames in order
  * and commits every file with fsync before it reads the next, so its `barrier-ack` means: every
  * change made before the barrier was asked for is stored on the secondary — unless a file of the
  * pass could not be sent whole (it changed while read: no `barrier` frame until it went through)
@@ -62,7 +66,13 @@ export interface SourceStats {
   resync: { bytes: number; files: number; bytesDone: number; filesDone: number } | null;
 }
 
-interface BarrierWaiter { readonly id: number; readonly resolve: () => void; readonly reject: (err: Error) => void }
+interface BarrierWaiter {
+  readonly id: number;
+  /** Set one event-loop turn after the request: every change made before it has been reported. */
+  ready: boolean;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
 
 /** A `barrier` frame sent and not acknowledged yet, with the refusals counted when its pass began. */
 interface BarrierInFlight { readonly id: number; readonly refusalsAt: number }
@@ -91,6 +101,8 @@ export class SourceSession {
   private refusedTotal = 0;
   /** Files not sent whole in this session (they changed, or vanished, while read). */
   private notSentWhole = 0;
+  /** Reported paths that needed a pass over their whole root (directories, file ↔ directory). */
+  private deferredToRoot = 0;
   /** A barrier whose ack did not count waits for the periodic pass (a file refused again and again). */
   private barrierRetryPaused = false;
   /** Why the replica's side failed (read by the reader), when it did. */
@@ -128,8 +140,9 @@ export class SourceSession {
   barrier(): Promise<void> {
     if (this.closedReason !== null) return Promise.reject(new Error(`replication session closed: ${this.closedReason}`));
     return new Promise((resolve, reject) => {
-      this.waiters.push({ id: ++this.barrierId, resolve, reject });
-      this.markAll();
+      const waiter: BarrierWaiter = { id: ++this.barrierId, ready: false, resolve, reject };
+      this.waiters.push(waiter);
+      setImmediate(() => { waiter.ready = true; this.wake?.(); });
     });
   }
 
@@ -213,10 +226,11 @@ export class SourceSession {
         this.wake = null;
         await new Promise((r) => setTimeout(r, COALESCE_MS));
       }
-      const pending = this.waiters.length > 0 ? this.barrierId : 0;
+      const pending = this.readyBarrier();
       // A refusal from here on may concern a file this pass relies on: it voids the barrier.
       if (pending > this.sentBarrier) this.coverFrom ??= this.refusedTotal;
       const notSentWholeBefore = this.notSentWhole;
+      const deferredBefore = this.deferredToRoot;
       for (const name of [...this.dirtyRoots]) {
         this.dirtyRoots.delete(name);
         this.dirtyPaths.get(name)?.clear();
@@ -227,8 +241,9 @@ export class SourceSession {
         paths.clear();
         for (const path of list) await this.passPath(name, path);
       }
-      // A file not sent whole was marked again: the next pass sends it, then the barrier goes.
-      if (pending > this.sentBarrier && this.notSentWhole === notSentWholeBefore) {
+      // A file not sent whole was marked again, a path needs its root's pass: the next pass
+      // sends them, then the barrier goes.
+      if (pending > this.sentBarrier && this.notSentWhole === notSentWholeBefore && this.deferredToRoot === deferredBefore) {
         this.sentBarrier = pending;
         this.inFlight.push({ id: pending, refusalsAt: this.coverFrom ?? this.refusedTotal });
         this.coverFrom = null;
@@ -237,8 +252,15 @@ export class SourceSession {
     }
   }
 
+  /** The highest barrier whose changes have all been reported (waiters become ready in order). */
+  private readyBarrier(): number {
+    let id = 0;
+    for (const w of this.waiters) if (w.ready) id = w.id;
+    return id;
+  }
+
   private hasWork(): boolean {
-    if (this.dirtyRoots.size > 0 || this.waiters.some((w) => w.id > this.sentBarrier)) return true;
+    if (this.dirtyRoots.size > 0 || this.readyBarrier() > this.sentBarrier) return true;
     for (const paths of this.dirtyPaths.values()) if (paths.size > 0) return true;
     return false;
   }
@@ -268,6 +290,7 @@ export class SourceSession {
       entry = await scanFile(dir, path, { hashCache: this.o.hashCaches.get(name) });
     } catch {
       // A directory (created, renamed) or something that is no regular file: look at everything.
+      this.deferredToRoot++;
       this.markRoot(name);
       return;
     }
@@ -276,6 +299,7 @@ export class SourceSession {
       // A directory removed or renamed away (its files are gone too), or a file where the replica
       // holds a directory or the other way round: a pass over the root sends the removals first,
       // which the file could not be placed without.
+      this.deferredToRoot++;
       this.markRoot(name);
       return;
     }
