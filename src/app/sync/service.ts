@@ -123,10 +123,12 @@ export class SyncService {
 
   /** Split-brain recovery on the discarded node: move every root aside (never deleted). */
   preserveDiverged(generation: string): void {
-    this.replica?.close('diverged data being preserved');
-    this.source?.close('diverged data being preserved');
+    const sessions = [this.replica, this.source].filter((x) => x !== null);
+    for (const x of sessions) x.close('diverged data being preserved');
     const label = `gen-${generation.replace(/[^A-Za-z0-9._-]/g, '_')}`.slice(0, 64);
     this.maintenance = this.maintenance.then(async () => {
+      // No session may still be writing into (or scanning) a root while it moves.
+      await Promise.all(sessions.map((x) => x.done));
       for (const [name, dir] of this.o.roots) {
         try {
           const kept = await preserveDiverged(dir, label);
@@ -189,9 +191,10 @@ export class SyncService {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.replica?.close('stopping');
-    this.source?.close('stopping');
+    const sessions = [this.replica, this.source].filter((x) => x !== null);
+    for (const x of sessions) x.close('stopping');
     await this.listener?.close();
+    await Promise.all(sessions.map((x) => x.done));
     for (const c of this.hashCaches.values()) await c.save().catch(() => undefined);
   }
 
