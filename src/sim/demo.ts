@@ -8,7 +8,7 @@ import { Simulation, type LogLine } from './simulation.js';
 interface Chapter { readonly title: string; readonly run: (sim: Simulation) => void; readonly forMs: number }
 
 const chapters: Chapter[] = [
-  { title: 'Both nodes start together', run: () => undefined, forMs: 8000 },
+  { title: 'Both nodes start together; the service writes a record every 200 ms, replicated live to the secondary', run: (s) => { s.startWriter(200); }, forMs: 8000 },
   { title: "Node a's next hop on ext0 stops answering: forced takeover", run: (s) => { s.setNextHop('a', 'ext0', false); }, forMs: 5000 },
   { title: "It answers a again: equal reachability, nothing moves", run: (s) => { s.setNextHop('a', 'ext0', true); }, forMs: 5000 },
   { title: 'Both nodes lose the int0 router, 1.5 s apart: nothing moves', run: (s) => {
@@ -20,11 +20,15 @@ const chapters: Chapter[] = [
   { title: 'b restarts and rejoins as secondary', run: (s) => { s.restart('b'); }, forMs: 4000 },
   { title: 'The HA link is cut, the redundant path (ext0) stays: no takeover', run: (s) => { s.cutPath('ha0'); }, forMs: 4000 },
   { title: 'The HA link returns', run: (s) => { s.cutPath('ha0', false); }, forMs: 2000 },
-  { title: 'b falls behind (initial sync) and a loses its ext0 next hop: the takeover is vetoed', run: (s) => {
-    s.setSync('b', 'Syncing');
+  { title: 'The HA link is cut again and a writes 150 records: b misses them (Outdated)', run: (s) => {
+    s.cutPath('ha0');
+    s.writeMany(150, 'a');
+  }, forMs: 3000 },
+  { title: 'The HA link returns: b resyncs (Syncing); a loses its ext0 next hop: the takeover is vetoed', run: (s) => {
+    s.cutPath('ha0', false);
     s.setNextHop('a', 'ext0', false);
   }, forMs: 6000 },
-  { title: 'b is UpToDate again: the vetoed takeover happens at once', run: (s) => { s.setSync('b', 'UpToDate'); }, forMs: 32_000 },
+  { title: "b's resync completes (UpToDate): the vetoed takeover happens at once", run: () => undefined, forMs: 32_000 },
   { title: 'Every heartbeat path is cut: both nodes serve (split brain)', run: (s) => { s.setNextHop('a', 'ext0', true); s.cutAllPaths(); }, forMs: 4000 },
   { title: 'The paths heal: split brain detected, one primary keeps serving', run: (s) => { s.cutAllPaths(false); }, forMs: 3000 },
   { title: "The operator keeps the primary's data: the other node's data is set aside, resync", run: (s) => {
@@ -53,6 +57,8 @@ export function runDemo(profile: TimingProfileName, print: (line: string) => voi
     const a = sim.status('a');
     const b = sim.status('b');
     const serving = sim.servingNodes().filter((n) => sim.isRunning(n));
-    print(`    → a: ${a?.this_node.role ?? 'down'}, b: ${b?.this_node.role ?? 'down'}; serving: ${serving.join(', ') || 'nobody'}; cluster ${a?.cluster.status ?? b?.cluster.status ?? '?'}\n`);
+    const node = (n: 'a' | 'b', st: typeof a): string =>
+      `${n}: ${st?.this_node.role ?? 'down'} (${st === null ? '-' : `${st.sync.state}, ${sim.records(n).size} records`})`;
+    print(`    → ${node('a', a)}, ${node('b', b)}; serving: ${serving.join(', ') || 'nobody'}; cluster ${a?.cluster.status ?? b?.cluster.status ?? '?'}\n`);
   }
 }

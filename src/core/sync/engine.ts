@@ -110,6 +110,7 @@ export function stepSync(engine: SyncEngine, input: SyncInput): SyncStep {
   const effects: SyncEffect[] = [];
   let adopt: Generations | null = null;
   let e = engine;
+  const apartBefore = engine.apartSince;
   const setDurable = (d: SyncDurable): void => {
     if (d.inconsistent === e.durable.inconsistent && d.outdated === e.durable.outdated) return;
     e = { ...e, durable: d };
@@ -142,7 +143,9 @@ export function stepSync(engine: SyncEngine, input: SyncInput): SyncStep {
       break;
     }
     case 'caught-up':
-      if (e.session === 'closed') break;
+      // Stale when the session is gone, or when this node was promoted meanwhile: adopting the
+      // old primary's generations would roll a new primary's generation back (and hide a split brain).
+      if (e.session === 'closed' || e.facts.role !== 'secondary') break;
       e = { ...e, session: 'live', progress: null, apartSince: null };
       setDurable(CLEAN_DURABLE);
       adopt = input.generations;
@@ -162,8 +165,12 @@ export function stepSync(engine: SyncEngine, input: SyncInput): SyncStep {
   }
 
   e = { ...e, apartSince: apartFrom(e, input.at) };
-  // A live primary apart for longer than the grace: writes were missed for sure.
-  if (e.apartSince !== null && input.at - e.apartSince > e.graceMs && !e.durable.outdated) {
+  // A live primary apart for longer than the grace: writes were missed for sure. The apart time
+  // is judged on its whole length also when it ends with this input (the peer declared dead, its
+  // role changed) — unless it ended by catching up — so that the verdict does not depend on a
+  // tick arriving between the end of the grace and the end of the apart time.
+  const apartFor = e.apartSince ?? (adopt === null ? apartBefore : null);
+  if (apartFor !== null && e.facts.role === 'secondary' && input.at - apartFor > e.graceMs && !e.durable.outdated) {
     setDurable({ ...e.durable, outdated: true });
     effects.push({ kind: 'log', level: 'warn', event: 'sync', message: `apart from the live primary for more than ${String(e.graceMs)} ms: this copy is outdated until a resync` });
   }
@@ -175,19 +182,23 @@ export function stepSync(engine: SyncEngine, input: SyncInput): SyncStep {
   return { engine: e, effects };
 }
 
-/** Keeps the start of the current time apart from a live primary, or ends it. */
+/**
+ * Keeps the start of the current time apart from a live primary, or ends it. A diverged copy
+ * follows no primary (no session either way): it is not apart, and its fate is the operator's —
+ * set aside, or kept as the reference, which an outdated flag would forbid to be promoted.
+ */
 function apartFrom(e: SyncEngine, now: Millis): Millis | null {
-  const apart = e.facts.role === 'secondary' && e.facts.peerAlive && e.facts.peerRole === 'primary' && e.session !== 'live';
-  if (!apart) return null;
+  if (!wantsSession(e) || e.session === 'live') return null;
   return e.apartSince ?? now;
 }
 
 export function deriveState(e: SyncEngine): SyncState {
   if (e.facts.diverged) return 'Diverged';
   if (e.facts.role === 'primary') return 'UpToDate';
-  if (e.session === 'live') return 'UpToDate';
   if (e.session === 'resync') return 'Syncing';
+  // A flagged copy is never UpToDate, even on a live session (a full resync was required meanwhile).
   if (e.durable.inconsistent || e.durable.outdated) return 'Outdated';
+  if (e.session === 'live') return 'UpToDate';
   // Not connected: outdated while a live primary may be writing; whole when nobody writes.
   return e.apartSince !== null ? 'Outdated' : 'UpToDate';
 }
