@@ -105,7 +105,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     now: () => performance.now(),
     log: (level, event, message) => { log.log(level, event, message); },
     // Reported after the HA step that caused it has finished (never re-entering the core).
-    report: (syncState, adopt) => { queueMicrotask(() => { feed({ kind: 'sync', at: instant(), state: syncState, adopt }); }); },
+    report: (syncState, ifPeerLost, adopt) => { queueMicrotask(() => { feed({ kind: 'sync', at: instant(), state: syncState, ifPeerLost, adopt }); }); },
     onReplicated: (root, path) => { if (root === 'config' && path === REPLICATED_CONFIG) followConfig(); },
   });
 

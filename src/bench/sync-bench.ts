@@ -247,7 +247,7 @@ interface Resync {
   connectAt: number;
   planAt: number;
   caughtUpAt: number;
-  /** The primary's `replica caught up`: the last byte handed to the socket. */
+  /** The primary's `resync sent`: the last byte handed to the socket. */
   sourceDoneAt: number | null;
   /** Sessions that ended before the one that did the resync (e.g. a refused handshake): 0 expected. */
   sessionsClosedBefore: number;
@@ -272,7 +272,7 @@ async function fullResync(lab: Lab, primary: NodeName, secondary: NodeName, time
   let caught: LogLine | undefined;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    // The end is the secondary's: the primary logs `replica caught up` when it *sends* that
+    // The end is the secondary's: the primary logs `resync sent` when it *sends* that
     // message, before the replica has stored what is still in the socket buffers.
     caught = logSince(lab, secondary, fromS).find((l) => l.msg.startsWith('caught up with the primary'));
     if (caught !== undefined) {
@@ -282,7 +282,7 @@ async function fullResync(lab: Lab, primary: NodeName, secondary: NodeName, time
       const connect = lastOf(lines, (l) => l.msg.startsWith(`replica ${secondary} connected`) && l.at <= (plan?.at ?? 0));
       const m = /full resync: (\d+) files \((\d+) bytes\)/.exec(plan?.msg ?? '');
       if (connect === undefined || plan === undefined || m === null) throw new Error(`${primary}'s log lacks the resync's start lines`);
-      const sent = lastOf(lines, (l) => l.msg.startsWith('replica caught up'));
+      const sent = lastOf(lines, (l) => l.msg.startsWith('resync sent'));
       const refused = lines.filter((l) => l.msg.startsWith(`replication session with ${secondary} closed`) && l.at <= plan.at).length;
       return {
         startedAt, connectAt: connect.at, planAt: plan.at, caughtUpAt: caught.at, sourceDoneAt: sent?.at ?? null,

@@ -41,7 +41,7 @@ export class InvariantMonitor {
       const role = sim.role(n);
       const before = this.lastRole.get(n) ?? null;
       if (role === 'primary' && before !== 'primary') {
-        const sync = sim.syncOf(n);
+        const sync = sim.decidingSyncOf(n) ?? sim.syncOf(n);
         this.promotions.push({ at: sim.now, node: n, sync });
         if (sync !== 'UpToDate' && !sim.wasForced(n)) {
           this.violations.push({ at: sim.now, invariant: 'no-promotion-out-of-sync', detail: `${n} promoted while ${sync}` });

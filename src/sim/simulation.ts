@@ -403,6 +403,14 @@ export class Simulation {
   role(node: NodeName): Role | null { return this.nodes[node].state?.role ?? null; }
   /** The sync state the HA core of `node` holds (the engine's last report). */
   syncOf(node: NodeName): SyncState { return this.nodes[node].sync; }
+  /**
+   * The sync state the HA core decides on: its `sync`, or what the engine said it would be should
+   * the peer be declared dead, once it is (null while the node is down).
+   */
+  decidingSyncOf(node: NodeName): SyncState | null {
+    const s = this.nodes[node].state;
+    return s === null ? null : s.peerAlive ? s.sync : s.syncIfPeerLost;
+  }
   /** The sync engine of `node` (null while the node is down). */
   engineOf(node: NodeName): SyncEngine | null { return this.nodes[node].engine; }
   /** The sync state file on `node`'s disk. */
@@ -547,7 +555,7 @@ export class Simulation {
           // Handed to the HA core at once, as the next input (the engine is not re-entered: the
           // facts that step produces wait in the inbox).
           n.sync = e.state;
-          this.process(n, { kind: 'sync', at: this.instant(n.name), state: e.state, adopt: e.adopt });
+          this.process(n, { kind: 'sync', at: this.instant(n.name), state: e.state, ifPeerLost: e.ifPeerLost, adopt: e.adopt });
           break;
       }
     }

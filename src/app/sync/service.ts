@@ -45,7 +45,7 @@ export interface SyncServiceOptions {
   readonly now: () => number;
   readonly log: (level: 'info' | 'warn' | 'error' | 'debug', event: string, message: string) => void;
   /** The engine's state for the HA core (a `sync` input), `adopt` after a completed resync. */
-  readonly report: (state: SyncState, adopt: Generations | null) => void;
+  readonly report: (state: SyncState, ifPeerLost: SyncState, adopt: Generations | null) => void;
   /** A replicated file of `root` changed on this (secondary) node. */
   readonly onReplicated?: (root: string, path: string) => void;
 }
@@ -209,7 +209,7 @@ export class SyncService {
   private execute(effects: readonly SyncEffect[]): void {
     for (const e of effects) {
       switch (e.kind) {
-        case 'report': this.o.report(e.state, e.adopt); break;
+        case 'report': this.o.report(e.state, e.ifPeerLost, e.adopt); break;
         case 'persist': writeJsonAtomic(join(this.o.stateDir, SYNC_STATE_FILE), e.durable); break;
         case 'log': this.o.log(e.level, e.event, e.message); break;
       }

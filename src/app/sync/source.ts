@@ -107,6 +107,8 @@ export class SourceSession {
   private barrierRetryPaused = false;
   /** Why the replica's side failed (read by the reader), when it did. */
   private failure: string | null = null;
+  /** The generations last sent with `caught-up`: the replica carries them. */
+  private sentGenerations: string | null = null;
   private wake: (() => void) | null = null;
   private closedReason: string | null = null;
   private keepalive: NodeJS.Timeout | null = null;
@@ -122,7 +124,12 @@ export class SourceSession {
         cannot: (message) => { this.o.log('warn', `cannot watch all of ${dir}: ${message}; changes there are found by the periodic pass`); },
       }));
     }
-    this.keepalive = setInterval(() => { void this.o.channel.send({ type: 'ping' }).catch(() => undefined); }, o.keepaliveMs);
+    this.keepalive = setInterval(() => {
+      void this.o.channel.send({ type: 'ping' }).catch(() => undefined);
+      // The primary started a new generation while this session stayed live (it judged the peer
+      // lost while the replication kept flowing): the replica holds it too, tell it.
+      if (this.generationMoved()) this.wake?.();
+    }, o.keepaliveMs);
     this.rescan = setInterval(() => {
       if (this.barrierRetryPaused && this.inFlight.length === 0) {
         this.barrierRetryPaused = false;
@@ -164,8 +171,8 @@ export class SourceSession {
     this.phase = 'resync';
     await this.resync();
     this.phase = 'live';
-    await this.o.channel.send({ type: 'caught-up', generations: this.o.generations() });
-    this.o.log('info', 'replica caught up: replicating live');
+    await this.sendCaughtUp();
+    this.o.log('info', 'resync sent: replicating live');
     await Promise.race([this.live(), reader]);
   }
 
@@ -226,6 +233,8 @@ export class SourceSession {
         this.wake = null;
         await new Promise((r) => setTimeout(r, COALESCE_MS));
       }
+      // Between two files: a frame of its own may go now.
+      if (this.generationMoved()) await this.sendCaughtUp();
       const pending = this.readyBarrier();
       // A refusal from here on may concern a file this pass relies on: it voids the barrier.
       if (pending > this.sentBarrier) this.coverFrom ??= this.refusedTotal;
@@ -259,8 +268,18 @@ export class SourceSession {
     return id;
   }
 
+  private generationMoved(): boolean {
+    return this.phase === 'live' && this.sentGenerations !== null && this.o.generations().current !== this.sentGenerations;
+  }
+
+  private async sendCaughtUp(): Promise<void> {
+    const generations = this.o.generations();
+    this.sentGenerations = generations.current;
+    await this.o.channel.send({ type: 'caught-up', generations });
+  }
+
   private hasWork(): boolean {
-    if (this.dirtyRoots.size > 0 || this.readyBarrier() > this.sentBarrier) return true;
+    if (this.dirtyRoots.size > 0 || this.readyBarrier() > this.sentBarrier || this.generationMoved()) return true;
     for (const paths of this.dirtyPaths.values()) if (paths.size > 0) return true;
     return false;
   }

@@ -300,6 +300,27 @@ describe('node: peer death and the sync veto', () => {
         check: (h) => { assert.ok(h.last.some((e) => e.kind === 'acquire-service'), 'promoted by the sync input itself'); } },
     },
     {
+      name: 'Outdated only because the live primary fell silent (whole if it is lost): promoted at its death, no veto alert',
+      given: () => secondary(),
+      when: (h) => {
+        // The session dropped with the primary's death, a moment before its heartbeats were missed.
+        h.input({ kind: 'sync', at: h.at(), state: 'Outdated', ifPeerLost: 'UpToDate' });
+        silence(h);
+        h.run(T.peerDeadAfterMs + 500);
+      },
+      expect: { role: 'primary', serving: true, alerts: { 'takeover-vetoed': 0, 'peer-lost': 1 } },
+    },
+    {
+      name: 'Outdated and flagged (missed writes): not promoted when the primary dies',
+      given: () => secondary(),
+      when: (h) => {
+        h.input({ kind: 'sync', at: h.at(), state: 'Outdated', ifPeerLost: 'Outdated' });
+        silence(h);
+        h.run(T.peerDeadAfterMs + 500);
+      },
+      expect: { role: 'secondary', serving: false, veto: /sync Outdated/, alerts: { 'takeover-vetoed': 1 } },
+    },
+    {
       name: 'a sync state that stays not UpToDate does not repeat the alert',
       given: () => secondary({ sync: 'Syncing' }),
       when: (h) => { silence(h); h.run(T.peerDeadAfterMs + 500); h.sync('Outdated'); h.run(1000); },

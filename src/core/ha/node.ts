@@ -52,6 +52,7 @@ export function initNode(config: CoreConfig, facts: StartFacts): StepResult {
     primaryTerm: 0,
     startingUntil: mode === 'ha' ? now + config.timing.startupHoldMs : null,
     sync: facts.sync,
+    syncIfPeerLost: facts.sync,
     lastHeard,
     peer: null,
     peerAlive: false,
@@ -101,7 +102,7 @@ export function step(state: NodeState, input: Input, caps: Capabilities): StepRe
     }
     case 'sync':
       if (input.state !== s.sync) out.log('info', 'sync', `sync state ${s.sync} → ${input.state}`);
-      s = { ...s, sync: input.state };
+      s = { ...s, sync: input.state, syncIfPeerLost: input.ifPeerLost ?? input.state };
       if (input.adopt !== undefined && input.adopt !== null) s = adoptGenerations(s, input.adopt, out);
       break;
     case 'config':
@@ -391,7 +392,7 @@ function joinHa(s: NodeState, out: Out): NodeState {
   out.persist(persisted);
   out.log('info', 'cluster-uuid', `joined cluster ${report.uuid} as secondary`);
   out.push({ kind: 'full-resync' });
-  const next = setRole({ ...s, persisted, sync: 'Outdated' }, 'secondary', 'joined the cluster', out);
+  const next = setRole({ ...s, persisted, sync: 'Outdated', syncIfPeerLost: 'Outdated' }, 'secondary', 'joined the cluster', out);
   return next;
 }
 
@@ -405,7 +406,7 @@ function discardOwnData(s: NodeState, report: PeerReport, out: Out): NodeState {
   const persisted: Persisted = { ...s.persisted, generations: INITIAL_GENERATIONS };
   out.persist(persisted);
   out.alert('split-brain-resolved', `split brain resolved: this node's diverged data (generation ${s.persisted.generations.current}) set aside; resynchronizing from the peer`, 'info');
-  let next: NodeState = { ...s, persisted, sync: 'Outdated' };
+  let next: NodeState = { ...s, persisted, sync: 'Outdated', syncIfPeerLost: 'Outdated' };
   if (next.role === 'primary') next = setRole(next, 'secondary', 'split brain resolved in favour of the peer', out);
   return next;
 }
@@ -417,7 +418,8 @@ function discardOwnData(s: NodeState, report: PeerReport, out: Out): NodeState {
 export function vetoOf(s: NodeState): string | null {
   if (s.persisted.mode !== 'ha') return 'not in a cluster';
   if (s.leaving !== null) return `this node is leaving (${s.leaving.kind})`;
-  if (s.sync !== 'UpToDate') return `data not synchronized (sync ${s.sync})`;
+  const sync = s.peerAlive ? s.sync : s.syncIfPeerLost;
+  if (sync !== 'UpToDate') return `data not synchronized (sync ${sync})`;
   const peer = s.peer?.report;
   if (peer !== undefined) {
     if (peer.uuid !== null && s.persisted.uuid !== null && peer.uuid !== s.persisted.uuid) {

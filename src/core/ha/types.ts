@@ -57,7 +57,15 @@ export type Input =
    * The sync engine's state; `adopt` when this copy now equals the primary's data of those
    * generations (a resync just completed): the node carries them from now on.
    */
-  | { readonly kind: 'sync'; readonly at: Instant; readonly state: SyncState; readonly adopt?: Generations | null }
+  | {
+    readonly kind: 'sync'; readonly at: Instant; readonly state: SyncState;
+    /**
+     * The state should the peer be declared dead (default: `state`). The sync engine hears of a
+     * dead peer only after the HA step that declared it: this lets that step decide right.
+     */
+    readonly ifPeerLost?: SyncState;
+    readonly adopt?: Generations | null;
+  }
   /** A changed configuration applied live (next hops, timing): no reboot needed. */
   | { readonly kind: 'config'; readonly at: Instant; readonly config: CoreConfig }
   | { readonly kind: 'operator'; readonly at: Instant; readonly action: OperatorAction };
@@ -113,6 +121,8 @@ export interface NodeState {
   /** End of the start-up hold; null once elected. */
   readonly startingUntil: Millis | null;
   readonly sync: SyncState;
+  /** What `sync` becomes if the peer is declared dead (see the `sync` input). */
+  readonly syncIfPeerLost: SyncState;
   /** Last authentic heartbeat per path (monotonic), null if never. */
   readonly lastHeard: Readonly<Record<string, Millis | null>>;
   readonly peer: PeerContact | null;

@@ -60,8 +60,18 @@ function run(durable: SyncDurable | null, initial: SyncFacts, inputs: readonly S
 
 const persisted = (effects: readonly SyncEffect[]): SyncDurable[] =>
   effects.flatMap((e) => (e.kind === 'persist' ? [e.durable] : []));
-const reports = (effects: readonly SyncEffect[]): { state: SyncState; adopt: Generations | null }[] =>
-  effects.flatMap((e) => (e.kind === 'report' ? [{ state: e.state, adopt: e.adopt }] : []));
+/** The reports that changed the state or adopted generations (see `ifPeerLost` rows for the rest). */
+const reports = (effects: readonly SyncEffect[]): { state: SyncState; adopt: Generations | null }[] => {
+  const out: { state: SyncState; adopt: Generations | null }[] = [];
+  for (const e of effects) {
+    if (e.kind !== 'report') continue;
+    if (e.adopt === null && out.at(-1)?.state === e.state) continue;
+    out.push({ state: e.state, adopt: e.adopt });
+  }
+  return out;
+};
+const ifPeerLostReports = (effects: readonly SyncEffect[]): SyncState[] =>
+  effects.flatMap((e) => (e.kind === 'report' ? [e.ifPeerLost] : []));
 
 interface Row {
   readonly name: string;
@@ -300,6 +310,22 @@ const rows: Row[] = [
     initial: FOLLOWING, inputs: [...catchUp(10), at.tick(100), at.facts(110, FOLLOWING), at.tick(120)],
     expect: { state: 'UpToDate', check: (r) => { assert.deepEqual(r.last, []); assert.equal(reports(r.effects).length, 2); } },
   },
+  // ---- What the copy would be should the peer be declared dead (the HA core decides on it first)
+  {
+    name: 'apart from a live primary within the grace: Outdated now, UpToDate if the peer is lost',
+    initial: FOLLOWING, inputs: [...catchUp(10), at.closed(100)],
+    expect: { state: 'Outdated', check: (r) => { assert.equal(r.engine.ifPeerLost, 'UpToDate'); assert.deepEqual(ifPeerLostReports(r.last), ['UpToDate']); } },
+  },
+  {
+    name: 'apart for longer than the grace: Outdated either way, reported',
+    initial: FOLLOWING, inputs: [...catchUp(10), at.closed(100), at.tick(100 + GRACE + 1)],
+    expect: { state: 'Outdated', check: (r) => { assert.equal(r.engine.ifPeerLost, 'Outdated'); assert.deepEqual(ifPeerLostReports(r.last), ['Outdated']); } },
+  },
+  {
+    name: 'a resync under way with files to send: Syncing now, Outdated if the peer is lost (no snapshot)',
+    initial: FOLLOWING, inputs: [at.open(10), at.planned(11, 5000, 5)],
+    expect: { state: 'Syncing', check: (r) => { assert.equal(r.engine.ifPeerLost, 'Outdated'); } },
+  },
   {
     name: 'a session closed twice logs once',
     initial: FOLLOWING, inputs: [...catchUp(10), at.closed(100), at.closed(101)],
@@ -418,8 +444,16 @@ describe('sync engine: property over random input sequences', () => {
         // Reports: only on a change of state or an adoption, and they tell the new state.
         const rep = reports(r.effects);
         const adopted = rep.some((x) => x.adopt !== null);
-        if (r.engine.state !== e.state || adopted) assert.deepEqual(rep.map((x) => x.state), [r.engine.state], `${where}: report`);
-        else assert.deepEqual(rep, [], `${where}: report without a change`);
+        const all = r.effects.filter((x) => x.kind === 'report');
+        if (r.engine.state !== e.state || r.engine.ifPeerLost !== e.ifPeerLost || adopted) {
+          assert.deepEqual(all.map((x) => [x.state, x.ifPeerLost]), [[r.engine.state, r.engine.ifPeerLost]], `${where}: report`);
+        } else {
+          assert.deepEqual(all, [], `${where}: report without a change`);
+        }
+        // Should the peer be lost, a flagged copy is never UpToDate either.
+        if (r.engine.facts.role === 'secondary' && (r.engine.durable.inconsistent || r.engine.durable.outdated)) {
+          assert.notEqual(r.engine.ifPeerLost, 'UpToDate', `${where}: flagged copy UpToDate if the peer is lost`);
+        }
         // Adoption only from a caught-up on an open session of a secondary.
         if (adopted) {
           assert.equal(input.kind, 'caught-up');

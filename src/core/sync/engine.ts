@@ -64,6 +64,8 @@ export interface SyncEngine {
   readonly graceMs: Millis;
   /** The state last reported to the HA core. */
   readonly state: SyncState;
+  /** The state this copy would have if the peer were declared dead now (last reported). */
+  readonly ifPeerLost: SyncState;
 }
 
 export type SyncInput =
@@ -82,8 +84,12 @@ export type SyncInput =
   | { readonly kind: 'tick'; readonly at: Millis };
 
 export type SyncEffect =
-  /** Hand the HA core the new state; `adopt` = the generations this copy now carries. */
-  | { readonly kind: 'report'; readonly state: SyncState; readonly adopt: Generations | null }
+  /**
+   * Hand the HA core the new state; `ifPeerLost` = the state should the peer be declared dead
+   * (the HA core decides on that before the engine hears of it); `adopt` = the generations this
+   * copy now carries.
+   */
+  | { readonly kind: 'report'; readonly state: SyncState; readonly ifPeerLost: SyncState; readonly adopt: Generations | null }
   | { readonly kind: 'persist'; readonly durable: SyncDurable }
   | { readonly kind: 'log'; readonly level: 'info' | 'warn'; readonly event: string; readonly message: string };
 
@@ -95,10 +101,10 @@ export interface SyncStep {
 export function initSyncEngine(durable: SyncDurable | null, facts: SyncFacts, graceMs: Millis, now: Millis): SyncEngine {
   const engine: SyncEngine = {
     durable: durable ?? CLEAN_DURABLE, facts, session: 'closed', progress: null,
-    apartSince: null, graceMs, state: 'Outdated',
+    apartSince: null, graceMs, state: 'Outdated', ifPeerLost: 'Outdated',
   };
   const withApart = { ...engine, apartSince: apartFrom(engine, now) };
-  return { ...withApart, state: deriveState(withApart) };
+  return { ...withApart, state: deriveState(withApart), ifPeerLost: deriveIfPeerLost(withApart) };
 }
 
 /** True when this node should hold a receiving session: a secondary with a live, undiverged primary. */
@@ -175,9 +181,10 @@ export function stepSync(engine: SyncEngine, input: SyncInput): SyncStep {
     effects.push({ kind: 'log', level: 'warn', event: 'sync', message: `apart from the live primary for more than ${String(e.graceMs)} ms: this copy is outdated until a resync` });
   }
   const state = deriveState(e);
-  if (state !== e.state || adopt !== null) {
-    effects.push({ kind: 'report', state, adopt });
-    e = { ...e, state };
+  const ifPeerLost = deriveIfPeerLost(e);
+  if (state !== e.state || ifPeerLost !== e.ifPeerLost || adopt !== null) {
+    effects.push({ kind: 'report', state, ifPeerLost, adopt });
+    e = { ...e, state, ifPeerLost };
   }
   return { engine: e, effects };
 }
@@ -190,6 +197,17 @@ export function stepSync(engine: SyncEngine, input: SyncInput): SyncStep {
 function apartFrom(e: SyncEngine, now: Millis): Millis | null {
   if (!wantsSession(e) || e.session === 'live') return null;
   return e.apartSince ?? now;
+}
+
+/**
+ * The state should the peer be declared dead now: a copy apart from a live primary for less than
+ * the grace is whole as of the moment the primary fell silent (its writes since could not be
+ * replicated, and none of them passed a barrier) — unless it is flagged.
+ */
+export function deriveIfPeerLost(e: SyncEngine): SyncState {
+  if (e.facts.diverged) return 'Diverged';
+  if (e.facts.role === 'primary') return 'UpToDate';
+  return e.durable.inconsistent || e.durable.outdated ? 'Outdated' : 'UpToDate';
 }
 
 export function deriveState(e: SyncEngine): SyncState {
