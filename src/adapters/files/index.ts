@@ -9,6 +9,6 @@ export {
   type IncomingFile, type IntegrityProblem, type Leftover, type Receiver, type ReceiverOptions,
 } from './receiver.js';
 export {
-  hashCachePath, prefixHashes, prefixSha256, scanFile, scanTree,
+  hashCachePath, prefixHashes, prefixSha256, scanFile, scanFileWithPrefix, scanTree,
   type Refused, type RefusedKind, type ScanOptions, type ScanResult, type ScanStats,
 } from './scan.js';

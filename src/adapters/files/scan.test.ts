@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { manifestEntries, SyncPathError } from '../../core/sync/manifest.js';
 import { HashCache } from './hash-cache.js';
-import { hashCachePath, prefixSha256, scanFile, scanTree } from './scan.js';
+import { hashCachePath, prefixSha256, scanFile, scanFileWithPrefix, scanTree } from './scan.js';
 import { put, sha, tempRoots } from './fixtures.test-support.js';
 
 const freshRoot = tempRoots('tandem-scan-');
@@ -191,5 +191,28 @@ describe('prefixSha256 and scanFile', () => {
     assert.equal(await scanFile(root, 'nodir/f'), undefined);
     await assert.rejects(scanFile(root, 'link'), /not a regular file \(symlink\)/);
     await assert.rejects(scanFile(root, 'd/f/x'), /not a directory/);
+  });
+});
+
+describe('scanFileWithPrefix', () => {
+  it('gives the entry and the prefix hash of a grown file from one read; no prefix when shorter; nothing when missing', async () => {
+    const root = freshRoot();
+    put(root, 'log', 'line1\nline2\nline3\n');
+    const r = await scanFileWithPrefix(root, 'log', 6);
+    assert.deepEqual(r?.entry, await scanFile(root, 'log'));
+    assert.equal(r?.prefixSha256, sha('line1\n'));
+    assert.equal((await scanFileWithPrefix(root, 'log', 1000))?.prefixSha256, undefined);
+    assert.equal((await scanFileWithPrefix(root, 'log', 1000))?.entry.sha256, sha('line1\nline2\nline3\n'));
+    assert.equal(await scanFileWithPrefix(root, 'missing', 3), undefined);
+  });
+
+  it('refuses what is not a regular file', async () => {
+    const root = freshRoot();
+    const outside = freshRoot();
+    put(outside, 'secret', 'not ours');
+    symlinkSync(join(outside, 'secret'), join(root, 'link'));
+    mkdirSync(join(root, 'dir'));
+    await assert.rejects(scanFileWithPrefix(root, 'link', 1));
+    await assert.rejects(scanFileWithPrefix(root, 'dir', 1));
   });
 });

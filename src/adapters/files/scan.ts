@@ -263,3 +263,43 @@ export async function prefixHashes(root: string, candidates: readonly AppendCand
   }
   return out;
 }
+
+/**
+ * For a file that grew past `prefixBytes` (the replica's size): its entry and the sha256 of its
+ * first `prefixBytes` bytes, from one read (an append plan needs both; two reads would double
+ * the cost for a large log). Undefined when the file does not exist; `prefixSha256` undefined
+ * when it is now shorter. Throws when it is not a regular file or a parent is a symlink. A file
+ * that keeps changing while it is read is read again (at most three times), like a scan.
+ */
+export async function scanFileWithPrefix(
+  root: string, path: string, prefixBytes: number,
+): Promise<{ entry: FileEntry; prefixSha256: string | undefined } | undefined> {
+  validatePath(path);
+  if (!Number.isSafeInteger(prefixBytes) || prefixBytes < 0) throw new RangeError(`prefixBytes ${String(prefixBytes)} is not a non-negative integer`);
+  if (!await parentsAreDirs(root, path)) return undefined;
+  let fh;
+  try {
+    fh = await openNoFollow(join(root, path));
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    let before = await fh.stat({ bigint: true });
+    if (!before.isFile()) throw new Error(`${path} is not a regular file`);
+    for (let attempt = 1; ; attempt++) {
+      const hash = createHash('sha256');
+      const head = await hashHandle(fh, hash, buffer, 0, prefixBytes);
+      const prefixSha256 = head === prefixBytes ? hash.copy().digest('hex') : undefined;
+      const size = head + (head === prefixBytes ? await hashHandle(fh, hash, buffer, prefixBytes) : 0);
+      const after = await fh.stat({ bigint: true });
+      if ((sameStatus(before, after) && BigInt(size) === after.size) || attempt === HASH_ATTEMPTS) {
+        return { entry: { path, size, mtimeMs: msOf(after.mtimeNs), sha256: hash.digest('hex') }, prefixSha256 };
+      }
+      before = after;
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -18,15 +18,15 @@
  * the barrier is tried again with a new full pass).
  */
 import { lstatSync, readdirSync, watch, type FSWatcher } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Channel } from '../../adapters/sync/channel.js';
-import { prefixHashes, prefixSha256, scanFile, scanTree, type HashCache } from '../../adapters/files/index.js';
+import { prefixHashes, scanFile, scanFileWithPrefix, scanTree, type HashCache } from '../../adapters/files/index.js';
 import {
   appendCandidates, manifestFromEntries, planEntry, planSync, SYNC_WORK_DIR,
-  type FileEntry, type Manifest, type SendItem,
+  type FileEntry, type Manifest, type PrefixHash, type SendItem,
 } from '../../core/sync/manifest.js';
 import { DEFAULT_SYNC_BURST_BYTES, initBucket, take, type Bucket } from '../../core/sync/ratelimit.js';
 import type { Generations } from '../../core/sync/state.js';
@@ -304,16 +304,24 @@ export class SourceSession {
     const dir = this.o.roots.get(name);
     if (dir === undefined) return;
     const target = this.target.get(name) ?? new Map<string, FileEntry>();
+    const known = target.get(path);
     let entry: FileEntry | undefined;
+    let prefix: PrefixHash | undefined;
     try {
-      entry = await scanFile(dir, path, { hashCache: this.o.hashCaches.get(name) });
+      if (known !== undefined && known.size > 0 && await sizeOf(join(dir, path)) > known.size) {
+        // Grown (an appended log, most likely): the entry and the prefix hash from one read.
+        const r = await scanFileWithPrefix(dir, path, known.size);
+        entry = r?.entry;
+        if (r?.prefixSha256 !== undefined) prefix = { bytes: known.size, sha256: r.prefixSha256 };
+      } else {
+        entry = await scanFile(dir, path, { hashCache: this.o.hashCaches.get(name) });
+      }
     } catch {
       // A directory (created, renamed) or something that is no regular file: look at everything.
       this.deferredToRoot++;
       this.markRoot(name);
       return;
     }
-    const known = target.get(path);
     if (known === undefined && (hasAncestor(target, path) || hasDescendant(target, path))) {
       // A directory removed or renamed away (its files are gone too), or a file where the replica
       // holds a directory or the other way round: a pass over the root sends the removals first,
@@ -325,11 +333,6 @@ export class SourceSession {
     if (entry === undefined) {
       if (known !== undefined) await this.sendRemove(name, path);
       return;
-    }
-    let prefix;
-    if (known !== undefined && known.size > 0 && known.size < entry.size) {
-      const sha256 = await prefixSha256(dir, path, known.size);
-      if (sha256 !== undefined) prefix = { bytes: known.size, sha256 };
     }
     const item = planEntry(entry, known, prefix);
     if (item !== undefined && item !== 'remove') await this.sendFile(name, dir, item, { b: null });
@@ -491,6 +494,15 @@ export class SourceSession {
     for (const w of this.waiters.splice(0)) w.reject(new Error(`replication session closed: ${this.closedReason}`));
     this.wake?.();
     return this.closedReason;
+  }
+}
+
+/** Size of a path (no symlink followed); -1 when it cannot be had (gone, a parent not a directory…). */
+async function sizeOf(abs: string): Promise<number> {
+  try {
+    return (await lstat(abs)).size;
+  } catch {
+    return -1;
   }
 }
 
