@@ -57,6 +57,8 @@ export interface ReplicationStatus {
   readonly progress: { readonly bytes_left: number; readonly files_left: number; readonly bytes_total: number; readonly files_total: number } | null;
   readonly outdated: boolean;
   readonly inconsistent: boolean;
+  /** Why this node receives nothing (a diverged root that could not be set aside), or null. */
+  readonly refusing: string | null;
   readonly roots: Readonly<Record<string, string>>;
   readonly counters: {
     readonly files_sent: number; readonly bytes_sent: number;
@@ -78,6 +80,11 @@ export class SyncService {
   private hashCaches = new Map<string, HashCache>();
   private readonly totals = { filesSent: 0, bytesSent: 0, filesReceived: 0, bytesReceived: 0, refusedOnArrival: 0, refusedByReplica: 0 };
   private closed = false;
+  /**
+   * Why this node must not receive anything: a diverged root could not be set aside, and a resync
+   * would overwrite what it holds. Only the operator clears it (moving the data, restarting).
+   */
+  private refusing: string | null = null;
   /** Changes of the roots that must not run concurrently with a session (preserve, reopen). */
   private maintenance: Promise<void> = Promise.resolve();
 
@@ -134,7 +141,9 @@ export class SyncService {
           const kept = await preserveDiverged(dir, label);
           if (kept !== null) this.o.log('warn', 'split-brain', `diverged data of root ${name} preserved at ${kept}`);
         } catch (err) {
-          this.o.log('error', 'split-brain', `could not preserve root ${name} (${dir}): ${(err as Error).message}`);
+          this.refusing = `the diverged data of root ${name} (${dir}) could not be set aside (${(err as Error).message}); `
+            + 'move them away yourself, then restart this node: until then it receives nothing, so nothing is overwritten';
+          this.o.log('error', 'split-brain', this.refusing);
         }
       }
       await this.openStores();
@@ -180,6 +189,7 @@ export class SyncService {
       progress: p === null ? null : { bytes_left: p.bytesLeft, files_left: p.filesLeft, bytes_total: p.bytesTotal, files_total: p.filesTotal },
       outdated: this.engine.durable.outdated,
       inconsistent: this.engine.durable.inconsistent,
+      refusing: this.refusing,
       roots: Object.fromEntries(this.o.roots),
       counters: {
         files_sent: t.filesSent, bytes_sent: t.bytesSent, files_received: t.filesReceived, bytes_received: t.bytesReceived,
@@ -221,7 +231,7 @@ export class SyncService {
     if (this.ha?.role !== 'primary' && this.source !== null) this.source.close('this node is no longer the primary');
     const want = wantsSession(this.engine);
     if (!want && this.replica !== null) this.replica.close('the peer is not a live primary any more');
-    if (want && this.replica === null && !this.connecting && this.o.now() >= this.nextAttemptAt) void this.connect();
+    if (want && this.refusing === null && this.replica === null && !this.connecting && this.o.now() >= this.nextAttemptAt) void this.connect();
   }
 
   // ---- Replica side (this node is the secondary) ------------------------------------------------
