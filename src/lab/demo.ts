@@ -5,6 +5,7 @@
  * Ctrl-C (or SIGTERM) tears the lab down.
  */
 import { relative } from 'node:path';
+import { dataDir } from './files.js';
 import { isRoot, isTiming, Lab, LabError, REPO_ROOT, VIP, type VipOwner } from './lab.js';
 import { sleep } from './run.js';
 
@@ -67,7 +68,9 @@ const tries: [string, string][] = [
   [`${lab$} router-down int`, 'both nodes lose the same next hop: nothing should move'],
   [`${lab$} kill a`, 'SIGKILL the node process (start a brings it back)'],
   [`${lab$} freeze a`, 'SIGSTOP the node process (thaw a resumes it)'],
-  [`${lab$} cut a ha0`, 'HA link cut: ext0 still carries heartbeats'],
+  [`echo hello >> ${rel(dataDir(lab.dir, 'a'))}/audit.log`, "write into the primary's data_dir (a's, unless b took over): it appears in b's at once"],
+  [`npx tandem data barrier --config ${cfg} --node a`, 'returns once everything written before is stored on the secondary'],
+  [`${lab$} cut a ha0`, 'HA link cut: ext0 still carries heartbeats; b becomes Outdated (sync paused)'],
   [`${lab$} loss b ext0 30`, "30 % random loss on b's ext0 (0 removes it)"],
   [`${lab$} exec client -- ping ${VIP}`, 'the service, from the client'],
   [`${lab$} status`, 'namespaces, links, processes, faults, who holds the VIP'],
