@@ -66,8 +66,13 @@ export async function ensureParents(root: string, rel: string, mode: number): Pr
       if (!st.isDirectory()) throw new Error(`cannot place ${rel}: ${next} is not a directory${st.isSymbolicLink() ? ' (a symlink)' : ''}`);
     } catch (err) {
       if (errnoOf(err) !== 'ENOENT') throw err;
-      await mkdir(next, { mode });
-      created = true;
+      try {
+        await mkdir(next, { mode });
+        created = true;
+      } catch (mkdirErr) {
+        // Made meanwhile by a concurrent commit into the same directory: fine if a directory.
+        if (errnoOf(mkdirErr) !== 'EEXIST' || !(await lstat(next)).isDirectory()) throw mkdirErr;
+      }
     }
     if (created) await fsyncDir(dir);
     dir = next;

@@ -2,8 +2,11 @@
  * The secondary's side of a replication session (the replica). It tells the source what it holds
  * (one manifest per root), then applies what arrives, strictly in order: removals, and files
  * written aside, checked (size, sha256), fsynced and renamed into place by the crash-safe
- * receiver (adapters/files/receiver.ts). Because every file is committed before the next frame
- * is read, answering a `barrier` once it is reached means everything before it is stored — or
+ * receiver (adapters/files/receiver.ts). Up to `MAX_COMMITS` files are committed (fsynced,
+ * renamed) at once while the next ones arrive — each commit stands alone, so a crash leaves every
+ * file old or new — but a removal, a `plan`, `caught-up` and a `barrier` wait for every commit
+ * before them, and a file waits for an earlier commit of the same path. So answering a `barrier`
+ * once it is reached means everything before it is stored — or
  * refused: a file whose bytes are not as announced (size, sha256, the prefix of an append), or
  * that cannot be stored here, is answered `committed ok:false` (before any later ack), nothing of
  * it visible, and the session goes on. A malformed frame or a bad path ends the session.
@@ -62,6 +65,9 @@ const refusable = (err: unknown): boolean =>
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
+/** Commits in flight at once: the fsyncs of small files overlap (the thread pool runs four). */
+const MAX_COMMITS = 16;
+
 export class ReplicaSession {
   readonly stats: ReplicaStats = { filesReceived: 0, bytesReceived: 0, removed: 0, refused: 0 };
   readonly done: Promise<string>;
@@ -69,6 +75,10 @@ export class ReplicaSession {
   private closedReason: string | null = null;
   /** Counting the resync's progress until `caught-up`. */
   private resync: { bytesDone: number; filesDone: number } | null = null;
+  /** Commits in flight, by `root/path`. */
+  private readonly commits = new Map<string, Promise<void>>();
+  /** A commit that failed for a reason that is no refusal: the session ends with it. */
+  private failure: Error | null = null;
 
   constructor(private readonly o: ReplicaOptions) {
     this.keepalive = setInterval(() => { void o.channel.send({ type: 'ping' }).catch(() => undefined); }, o.keepaliveMs);
@@ -102,10 +112,12 @@ export class ReplicaSession {
         }
         switch (m.type) {
           case 'plan':
+            await this.settle();
             this.resync = { bytesDone: 0, filesDone: 0 };
             this.o.onEvent({ kind: 'planned', bytes: m.bytes, files: m.files });
             break;
           case 'remove':
+            await this.settle();
             await this.receiver(m.root).remove(m.path);
             this.stats.removed++;
             this.o.onEvent({ kind: 'changed', root: m.root, path: m.path });
@@ -113,6 +125,9 @@ export class ReplicaSession {
             break;
           case 'file': {
             const rx = this.receiver(m.root);
+            // An earlier version of this file still being stored: after it (an append starts from it).
+            await this.commits.get(`${m.root}/${m.item.path}`);
+            this.check();
             incoming = { root: m.root, item: m.item, file: null, problem: null };
             try {
               incoming.file = await rx.begin(m.item);
@@ -143,7 +158,7 @@ export class ReplicaSession {
             if (incoming === null) throw new ProtocolError('source', 'file-end outside a file');
             const done = incoming;
             incoming = null;
-            if (done.file !== null) await this.commit(done.root, done.file);
+            if (done.file !== null) await this.startCommit(done.root, done.file);
             else await this.refuse(done.root, done.item.path, done.problem ?? 'dropped');
             break;
           }
@@ -153,10 +168,12 @@ export class ReplicaSession {
             incoming = null;
             break;
           case 'caught-up':
+            await this.settle();
             this.resync = null;
             this.o.onEvent({ kind: 'caught-up', generations: m.generations });
             break;
           case 'barrier':
+            await this.settle();
             await this.o.channel.send({ type: 'barrier-ack', id: m.id });
             break;
           case 'ping':
@@ -164,9 +181,32 @@ export class ReplicaSession {
         }
       }
     } finally {
-      // A transfer cut in the middle never becomes visible.
+      // A transfer cut in the middle never becomes visible; no commit outlives the session.
       if (incoming?.file) await incoming.file.abort();
+      await Promise.allSettled(this.commits.values());
     }
+  }
+
+  /** Stores a file in the background, at most MAX_COMMITS at once. */
+  private async startCommit(root: string, file: IncomingFile): Promise<void> {
+    const key = `${root}/${file.item.path}`;
+    const p = this.commit(root, file).catch((err: unknown) => {
+      this.failure ??= err instanceof Error ? err : new Error(String(err));
+      this.o.channel.close(this.failure.message);
+    }).finally(() => { if (this.commits.get(key) === p) this.commits.delete(key); });
+    this.commits.set(key, p);
+    while (this.commits.size >= MAX_COMMITS) await Promise.race(this.commits.values());
+    this.check();
+  }
+
+  /** Waits until every commit started so far is done (stored, or refused and said so). */
+  private async settle(): Promise<void> {
+    await Promise.all(this.commits.values());
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure !== null) throw this.failure;
   }
 
   private async commit(root: string, file: IncomingFile): Promise<void> {
