@@ -31,6 +31,16 @@ export async function hashHandle(fh: FileHandle, hash: Hash, buffer: Buffer, pos
 /** Opens a regular file for reading without following a symlink in its last component. */
 export const openNoFollow = (file: string): Promise<FileHandle> => open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
 
+/** `openNoFollow`, or undefined when the file does not exist. */
+export async function openIfExists(file: string): Promise<FileHandle | undefined> {
+  try {
+    return await openNoFollow(file);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
 /** sha256 of a whole file (streamed). */
 export async function sha256File(file: string): Promise<{ sha256: string; size: number }> {
   const fh = await openNoFollow(file);

@@ -12,7 +12,7 @@ import {
   comparePaths, SYNC_WORK_DIR, validatePath,
   type AppendCandidate, type FileEntry, type Manifest, type PrefixHash, type PrefixHashes,
 } from '../../core/sync/manifest.js';
-import { CHUNK_BYTES, errnoOf, hashHandle, openNoFollow, parentsAreDirs } from './fsutil.js';
+import { CHUNK_BYTES, errnoOf, hashHandle, openIfExists, parentsAreDirs } from './fsutil.js';
 import { cacheKey, type HashCache } from './hash-cache.js';
 
 /** Conventional place of a root's hash cache. */
@@ -91,13 +91,8 @@ const HASH_ATTEMPTS = 3;
  * Undefined when the file vanished; throws when it is no longer a regular file.
  */
 async function hashEntry(abs: string, rel: string, buffer: Buffer, cache: HashCache | undefined): Promise<Hashed | undefined> {
-  let fh;
-  try {
-    fh = await openNoFollow(abs);
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return undefined;
-    throw err;
-  }
+  const fh = await openIfExists(abs);
+  if (fh === undefined) return undefined;
   try {
     let before = await fh.stat({ bigint: true });
     if (!before.isFile()) throw new Error(`${rel} is no longer a regular file`);
@@ -238,13 +233,8 @@ export async function scanFile(root: string, path: string, options: ScanOptions 
 export async function prefixSha256(root: string, path: string, bytes: number): Promise<string | undefined> {
   validatePath(path);
   if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`bytes ${String(bytes)} is not a non-negative integer`);
-  let fh;
-  try {
-    fh = await openNoFollow(join(root, path));
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return undefined;
-    throw err;
-  }
+  const fh = await openIfExists(join(root, path));
+  if (fh === undefined) return undefined;
   try {
     const hash = createHash('sha256');
     const read = await hashHandle(fh, hash, Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(bytes, 1))), 0, bytes);
@@ -277,13 +267,8 @@ export async function scanFileWithPrefix(
   validatePath(path);
   if (!Number.isSafeInteger(prefixBytes) || prefixBytes < 0) throw new RangeError(`prefixBytes ${String(prefixBytes)} is not a non-negative integer`);
   if (!await parentsAreDirs(root, path)) return undefined;
-  let fh;
-  try {
-    fh = await openNoFollow(join(root, path));
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return undefined;
-    throw err;
-  }
+  const fh = await openIfExists(join(root, path));
+  if (fh === undefined) return undefined;
   try {
     const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
     let before = await fh.stat({ bigint: true });
