@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -14,7 +14,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { appendCandidates, manifestEntries, planSync, SyncPathError, type SendItem } from '../../core/sync/manifest.js';
 import { isCompleteLog, isVersionOf, LOG, VERSIONED } from './crash-content.test-support.js';
-import { INCOMING_DIR, openReceiver, SyncIntegrityError, type Receiver } from './receiver.js';
+import { IN_PLACE_APPEND_BYTES, INCOMING_DIR, openReceiver, SyncIntegrityError, type Receiver } from './receiver.js';
 import { prefixHashes, scanTree } from './scan.js';
 import { put, sha, tempRoots } from './fixtures.test-support.js';
 
@@ -132,10 +132,11 @@ describe('receiving a file', () => {
 });
 
 describe('appending', () => {
-  it('copies the current file aside, checks its prefix, writes only the tail', async () => {
+  it('a small tail is checked in memory and written onto the file itself: same inode, only the tail written', async () => {
     const root = freshRoot();
     put(root, 'audit/log', 'line 1\n');
     chmodSync(join(root, 'audit/log'), 0o644);
+    const ino = statSync(join(root, 'audit/log')).ino;
     const rx = openReceiver(root);
     const full = Buffer.from('line 1\nline 2\nline 3\n');
     const f = await rx.begin(itemOf('audit/log', full, { append: { from: 7, prefixSha256: sha('line 1\n') } }));
@@ -144,7 +145,57 @@ describe('appending', () => {
     assert.equal(read(root, 'audit/log'), 'line 1\n', 'the visible file is untouched until the commit');
     await f.commit();
     assert.equal(read(root, 'audit/log'), full.toString());
+    assert.equal(statSync(join(root, 'audit/log')).ino, ino, 'no copy: the same file grew');
     assert.equal(statSync(join(root, 'audit/log')).mode & 0o777, 0o644);
+    assertNear(statSync(join(root, 'audit/log')).mtimeMs, 1_700_000_000_123);
+    assert.deepEqual(incomingOf(root), []);
+    // The next append is checked against the state remembered at this commit.
+    const more = Buffer.concat([full, Buffer.from('line 4\n')]);
+    await receive(rx, itemOf('audit/log', more, { append: { from: full.length, prefixSha256: sha(full) } }), more);
+    assert.equal(read(root, 'audit/log'), more.toString());
+  });
+
+  it('a tail larger than IN_PLACE_APPEND_BYTES is written onto a copy, renamed into place', async () => {
+    const root = freshRoot();
+    put(root, 'big.log', 'head\n');
+    const ino = statSync(join(root, 'big.log')).ino;
+    const rx = openReceiver(root);
+    const full = Buffer.concat([Buffer.from('head\n'), Buffer.alloc(IN_PLACE_APPEND_BYTES + 1, 'x')]);
+    await receive(rx, itemOf('big.log', full, { append: { from: 5, prefixSha256: sha('head\n') } }), full, 256 * 1024);
+    assert.ok(readFileSync(join(root, 'big.log')).equals(full));
+    assert.notEqual(statSync(join(root, 'big.log')).ino, ino);
+    assert.deepEqual(incomingOf(root), []);
+  });
+
+  it('a copy changed behind the receiver\'s back after a commit is not trusted from memory: refused', async () => {
+    const root = freshRoot();
+    put(root, 'log', 'a\n');
+    const rx = openReceiver(root);
+    await receive(rx, itemOf('log', 'a\nb\n', { append: { from: 2, prefixSha256: sha('a\n') } }), Buffer.from('a\nb\n'));
+    writeFileSync(join(root, 'log'), 'A\nB\n');
+    await assert.rejects(
+      rx.begin(itemOf('log', 'a\nb\nc\n', { append: { from: 4, prefixSha256: sha('a\nb\n') } })),
+      (e: unknown) => e instanceof SyncIntegrityError && e.problem === 'prefix-mismatch');
+    assert.equal(read(root, 'log'), 'A\nB\n');
+  });
+
+  it('recover() rolls a cut append in place back to the old version, and keeps a complete one', async () => {
+    const root = freshRoot();
+    const note = (stem: string, path: string, from: number, content: string): void => {
+      mkdirSync(join(root, INCOMING_DIR), { recursive: true });
+      writeFileSync(join(root, INCOMING_DIR, `${stem}.json`), JSON.stringify({ path, size: Buffer.byteLength(content), sha256: sha(content), appendFrom: from }));
+    };
+    put(root, 'cut.log', 'old\nhalf of the ne');
+    note('s1', 'cut.log', 4, 'old\nhalf of the new tail\n');
+    put(root, 'done.log', 'old\nnew\n');
+    note('s2', 'done.log', 4, 'old\nnew\n');
+    put(root, 'before.log', 'old\n');
+    note('s3', 'before.log', 4, 'old\nnot written yet\n');
+    const report = await openReceiver(root).recover();
+    assert.deepEqual(report.map((l) => l.path).sort(), ['before.log', 'cut.log', 'done.log']);
+    assert.equal(read(root, 'cut.log'), 'old\n', 'cut: rolled back');
+    assert.equal(read(root, 'done.log'), 'old\nnew\n', 'complete: kept');
+    assert.equal(read(root, 'before.log'), 'old\n', 'not begun: untouched');
     assert.deepEqual(incomingOf(root), []);
   });
 

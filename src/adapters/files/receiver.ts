@@ -2,23 +2,36 @@
  * The receiving side of the sync store: files arrive into `<root>/.tandem-sync/incoming/`, are
  * checked (size, sha256), fsynced and renamed into place. A transfer that is not committed —
  * aborted, refused, or cut by a crash — is never visible under the root; `recover()` removes its
- * leftovers at start. The crash-safety argument is in docs/sync-store.md.
+ * leftovers at start. A small append (a log that grew by at most `IN_PLACE_APPEND_BYTES`) is
+ * checked in memory and written onto the file in one write, under a note that lets `recover()`
+ * roll a half-made one back: its cost follows the tail, not the file. The crash-safety argument
+ * is in docs/sync-store.md.
  *
  *   const rx = openReceiver(root);
  *   await rx.recover();                          // once, before any transfer
  *   for (const path of plan.remove) await rx.remove(path);
  *   for (const item of plan.send) {
- *     const f = await rx.begin(item);            // append items copy the current file first
+ *     const f = await rx.begin(item);            // large appends copy the current file first
  *     for await (const chunk of stream) await f.write(chunk);
  *     await f.commit();                          // or f.abort()
  *   }
  */
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { copyFile, lstat, mkdir, open, readdir, readFile, rename, rmdir, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants, type BigIntStats } from 'node:fs';
+import { copyFile, lstat, mkdir, open, readdir, readFile, rename, rmdir, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { SYNC_WORK_DIR, validatePath, type FileEntry, type SendItem } from '../../core/sync/manifest.js';
-import { CHUNK_BYTES, ensureParents, errnoOf, fsyncDir, hashHandle, parentsAreDirs } from './fsutil.js';
+import { pathProblem, SYNC_WORK_DIR, validatePath, type FileEntry, type SendItem } from '../../core/sync/manifest.js';
+import { CHUNK_BYTES, ensureParents, errnoOf, fsyncDir, hashHandle, parentsAreDirs, sha256File } from './fsutil.js';
+import { cacheKey } from './hash-cache.js';
+
+/**
+ * Largest tail appended in place (held in memory, written with one write): larger ones are
+ * written onto a copy of the file, as any other transfer.
+ */
+export const IN_PLACE_APPEND_BYTES = 1024 * 1024;
+
+/** Hash states of recently stored files, so that an append need not read the file again. */
+const HASH_STATES = 256;
 
 /** Where transfers in flight live, relative to the root. */
 export const INCOMING_DIR = `${SYNC_WORK_DIR}/incoming`;
@@ -82,6 +95,15 @@ export interface Receiver {
 
 const isSize = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 
+/** What `<stem>.json` in the incoming directory says about a transfer. */
+interface Note {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+  /** An append in place: the file's length before it, to roll back to if it was cut. */
+  readonly appendFrom?: number;
+}
+
 function checkItem(item: SendItem): void {
   validatePath(item.path, 'source');
   if (!isSize(item.size)) throw new RangeError(`${item.path}: size ${String(item.size)} is not a non-negative integer`);
@@ -125,6 +147,33 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
   const dirMode = options.dirMode ?? 0o700;
   const incoming = join(root, INCOMING_DIR);
   const active = new Set<string>();
+  /** path → the hash state of the file as last stored here, keyed by its status. */
+  const hashStates = new Map<string, { readonly key: string; readonly hash: Hash }>();
+
+  /** Remembers the hash state of a file just stored (its status is the key). */
+  const rememberHash = async (path: string, dest: string, hash: Hash): Promise<void> => {
+    const st = await lstat(dest, { bigint: true });
+    hashStates.delete(path);
+    hashStates.set(path, { key: cacheKey(st), hash });
+    if (hashStates.size > HASH_STATES) hashStates.delete(hashStates.keys().next().value ?? '');
+  };
+
+  /**
+   * A hash fed with the first `from` bytes of the file at `dest` (status `st`): from the state
+   * remembered when this receiver stored it, or by reading it.
+   */
+  const prefixHash = async (path: string, dest: string, st: BigIntStats, from: number): Promise<Hash | undefined> => {
+    const known = hashStates.get(path);
+    if (known !== undefined && known.key === cacheKey(st)) return known.hash.copy();
+    const fh = await open(dest, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const hash = createHash('sha256');
+      const read = await hashHandle(fh, hash, Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK_BYTES, from))), 0, from);
+      return read === from ? hash : undefined;
+    } finally {
+      await fh.close();
+    }
+  };
 
   async function begin(item: SendItem): Promise<IncomingFile> {
     checkItem(item);
@@ -133,12 +182,17 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
     const stem = randomUUID();
     const tempPath = join(incoming, `${stem}.part`);
     const notePath = join(incoming, `${stem}.json`);
-    // The note only names the transfer for recover()'s report; it is not needed for safety.
-    await writeFile(notePath, JSON.stringify({ path: item.path, size: item.size, sha256: item.sha256 }), { mode: 0o600 });
+    const inPlace = item.append !== undefined && item.size - item.append.from <= IN_PLACE_APPEND_BYTES;
+    // The note names the transfer for recover()'s report; for an append in place it also says
+    // where to roll the file back to, should the append be cut (see commitInPlace).
+    const note: Note = { path: item.path, size: item.size, sha256: item.sha256, ...(inPlace ? { appendFrom: item.append.from } : {}) };
+    await writeFile(notePath, JSON.stringify(note), { mode: 0o600 });
     active.add(stem);
-    const hash: Hash = createHash('sha256');
+    let hash: Hash = createHash('sha256');
     let fh: FileHandle | undefined;
     let position = 0;
+    /** The tail of an append in place, held until it is checked. */
+    const tail: Uint8Array[] = [];
     let state: 'open' | 'committed' | 'aborted' = 'open';
 
     const drop = async (): Promise<void> => {
@@ -151,31 +205,45 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
     };
 
     try {
-      const existing = await lstat(dest).catch((err: unknown) => {
+      const existing = await lstat(dest, { bigint: true }).catch((err: unknown) => {
         if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return undefined;
         throw err;
       });
       if (item.append === undefined) {
         fh = await open(tempPath, 'wx', 0o600);
-        await fh.chmod(existing?.isFile() === true ? existing.mode & 0o7777 : fileMode);
+        await fh.chmod(existing?.isFile() === true ? Number(existing.mode) & 0o7777 : fileMode);
       } else {
-        // Append: the current copy is copied aside (a reflink where the filesystem can), its
-        // beginning checked against the announced prefix, and only the tail is written after
-        // it. The visible file is untouched until the rename.
+        // An append: the copy here must be exactly the announced prefix.
         const { from, prefixSha256 } = item.append;
         if (existing?.isFile() !== true || !await parentsAreDirs(root, item.path)) {
           throw new SyncIntegrityError(item.path, 'prefix-mismatch', 'append onto a file that is not there');
         }
-        await copyFile(dest, tempPath, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-        fh = await open(tempPath, 'r+');
-        const size = (await fh.stat()).size;
-        if (size !== from) {
-          throw new SyncIntegrityError(item.path, 'prefix-mismatch', `the copy here has ${size} bytes, the append starts at ${from}: it changed since its manifest`);
+        if (existing.size !== BigInt(from)) {
+          throw new SyncIntegrityError(item.path, 'prefix-mismatch', `the copy here has ${String(existing.size)} bytes, the append starts at ${from}: it changed since its manifest`);
         }
-        // The running hash takes the prefix first; a copy of it tells whether the prefix matches.
-        const read = await hashHandle(fh, hash, Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK_BYTES, from))), 0, from);
-        if (read !== from || hash.copy().digest('hex') !== prefixSha256) {
-          throw new SyncIntegrityError(item.path, 'prefix-mismatch', 'the copy here is not the announced prefix: it changed since its manifest');
+        if (inPlace) {
+          // Checked against the hash state remembered at its last commit, or read once; the
+          // file stays untouched until the checked tail is written onto it in commit().
+          const h = await prefixHash(item.path, dest, existing, from);
+          if (h === undefined || h.copy().digest('hex') !== prefixSha256) {
+            throw new SyncIntegrityError(item.path, 'prefix-mismatch', 'the copy here is not the announced prefix: it changed since its manifest');
+          }
+          hash = h;
+        } else {
+          // A large tail: the current copy is copied aside (a reflink where the filesystem can),
+          // its beginning checked, and the tail written after it. The visible file is untouched
+          // until the rename.
+          await copyFile(dest, tempPath, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+          fh = await open(tempPath, 'r+');
+          const size = (await fh.stat()).size;
+          if (size !== from) {
+            throw new SyncIntegrityError(item.path, 'prefix-mismatch', `the copy here has ${size} bytes, the append starts at ${from}: it changed since its manifest`);
+          }
+          // The running hash takes the prefix first; a copy of it tells whether the prefix matches.
+          const read = await hashHandle(fh, hash, Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK_BYTES, from))), 0, from);
+          if (read !== from || hash.copy().digest('hex') !== prefixSha256) {
+            throw new SyncIntegrityError(item.path, 'prefix-mismatch', 'the copy here is not the announced prefix: it changed since its manifest');
+          }
         }
         position = from;
       }
@@ -184,6 +252,30 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
       throw err;
     }
     const handle = fh;
+
+    /**
+     * The append in place: the note (saying where to roll back to) is made durable first, then
+     * the checked tail goes onto the file in one write and is fsynced, then the note goes. A
+     * process killed around the write leaves the file old or new (one write); a power loss
+     * before the fsync may leave part of the tail, which recover() rolls back (see `Note`).
+     */
+    const commitInPlace = async (from: number): Promise<void> => {
+      const handleNote = await open(notePath, 'r');
+      try { await handleNote.sync(); } finally { await handleNote.close(); }
+      await fsyncDir(incoming);
+      const target = await open(dest, constants.O_WRONLY | constants.O_NOFOLLOW);
+      try {
+        await writeAll(target, Buffer.concat(tail), from);
+        if (Number.isFinite(item.mtimeMs)) await target.utimes(item.mtimeMs / 1000, item.mtimeMs / 1000);
+        await target.sync();
+      } finally {
+        await target.close();
+      }
+      state = 'committed';
+      active.delete(stem);
+      await unlink(notePath);
+      await fsyncDir(incoming);
+    };
 
     const file: IncomingFile = {
       item,
@@ -199,6 +291,11 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
         const at = position;
         position += chunk.length;
         hash.update(chunk);
+        if (handle === undefined) {
+          // Kept: the channel may reuse its buffer once this write resolves.
+          tail.push(Uint8Array.prototype.slice.call(chunk));
+          return;
+        }
         try {
           await writeAll(handle, chunk, at);
         } catch (err) {
@@ -209,6 +306,7 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
 
       async commit(): Promise<FileEntry> {
         if (state !== 'open') throw new Error(`${item.path}: commit after ${state}`);
+        const stored = hash.copy();
         try {
           if (position !== item.size) {
             throw new SyncIntegrityError(item.path, 'size-mismatch', `received ${position} of ${item.size} bytes`);
@@ -217,21 +315,26 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
           if (digest !== item.sha256) {
             throw new SyncIntegrityError(item.path, 'hash-mismatch', `sha256 ${digest}, announced ${item.sha256}`);
           }
-          // Seconds as a double: sub-millisecond precision survives (a Date would truncate to ms).
-          if (Number.isFinite(item.mtimeMs)) await handle.utimes(item.mtimeMs / 1000, item.mtimeMs / 1000);
-          await handle.sync();
-          await handle.close();
-          const dir = await ensureParents(root, item.path, dirMode);
-          await clearEmptyDir(dest, item.path);
-          await rename(tempPath, dest);
-          state = 'committed';
-          active.delete(stem);
-          await fsyncDir(dir);
+          if (handle === undefined) {
+            await commitInPlace(item.append?.from ?? 0);
+          } else {
+            // Seconds as a double: sub-millisecond precision survives (a Date would truncate to ms).
+            if (Number.isFinite(item.mtimeMs)) await handle.utimes(item.mtimeMs / 1000, item.mtimeMs / 1000);
+            await handle.sync();
+            await handle.close();
+            const dir = await ensureParents(root, item.path, dirMode);
+            await clearEmptyDir(dest, item.path);
+            await rename(tempPath, dest);
+            state = 'committed';
+            active.delete(stem);
+            await fsyncDir(dir);
+            await unlink(notePath).catch(() => undefined);
+          }
         } catch (err) {
           await drop();
           throw err;
         }
-        await unlink(notePath).catch(() => undefined);
+        await rememberHash(item.path, dest, stored);
         const st = await lstat(dest);
         return { path: item.path, size: st.size, mtimeMs: st.mtimeMs, sha256: item.sha256 };
       },
@@ -279,10 +382,12 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
     const out: Leftover[] = [];
     for (const stem of stems) {
       let path: string | undefined;
+      let note: Partial<Note> = {};
       try {
-        const note = JSON.parse(await readFile(join(incoming, `${stem}.json`), 'utf8')) as { path?: unknown };
+        note = JSON.parse(await readFile(join(incoming, `${stem}.json`), 'utf8')) as Partial<Note>;
         if (typeof note.path === 'string') path = note.path;
       } catch { /* no note, or a torn one: the report just lacks the path */ }
+      if (path !== undefined && typeof note.appendFrom === 'number') await rollBack(path, note);
       let bytes = 0;
       try { bytes = (await lstat(join(incoming, `${stem}.part`))).size; } catch { /* no part */ }
       for (const name of names.filter((n) => n === stem || n.startsWith(`${stem}.`))) {
@@ -301,6 +406,27 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
       if (name.endsWith('.tmp')) await unlink(join(work, name));
     }
     return out;
+  }
+
+  /**
+   * An append in place that may have been cut: unless the file is exactly the announced new
+   * version, it goes back to its length before the append — the old version, whole.
+   */
+  async function rollBack(path: string, note: Partial<Note>): Promise<void> {
+    const from = note.appendFrom;
+    if (from === undefined || pathProblem(path) !== undefined) return;
+    const dest = join(root, path);
+    let st;
+    try {
+      st = await lstat(dest);
+    } catch {
+      return;
+    }
+    if (!st.isFile() || st.size < from) return;
+    if (st.size === note.size && (await sha256File(dest)).sha256 === note.sha256) return;
+    await truncate(dest, from);
+    const fh = await open(dest, 'r');
+    try { await fh.sync(); } finally { await fh.close(); }
   }
 
   return { root, begin, remove, recover };
