@@ -134,7 +134,8 @@ function formatSync(s: SyncStatus): string {
   if (s.progress !== undefined && s.progress !== null) parts.push(`${mib(s.progress.bytes_left)} and ${String(s.progress.files_left)} files left of ${mib(s.progress.bytes_total)} / ${String(s.progress.files_total)} files`);
   if (s.session !== undefined) parts.push(`session ${s.session}${s.direction === undefined || s.direction === null ? '' : ` (${s.direction})`}`);
   parts.push(`generation ${s.generation}`);
-  return parts.join(', ');
+  const line = parts.join(', ');
+  return s.refusing !== undefined && s.refusing !== null ? `${line}\n            RECEIVING NOTHING: ${s.refusing}` : line;
 }
 
 function formatStatus(s: NodeStatus): string {
