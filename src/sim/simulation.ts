@@ -157,6 +157,8 @@ interface Session {
   pending: { readonly id: string; readonly seq: number; readonly dueAt: Millis }[];
   /** Since when the channel has carried nothing (HA link cut, an end frozen), or null. */
   stalledSince: Millis | null;
+  /** The primary's generation sent with caught-up (the receiver carries it), or null before. */
+  generation: string | null;
 }
 
 export interface SessionInfo {
@@ -667,7 +669,7 @@ export class Simulation {
     const s: Session = {
       from: p.name, to: r.name, openedAt: this.now, phase: 'resync', plan, applied: 0,
       workMs: (bytes / this.rateBytesPerSec) * 1000, doneMs: 0, lastAt: this.now, lastProgressAt: this.now,
-      pending: [], stalledSince: null,
+      pending: [], stalledSince: null, generation: null,
     };
     this.session = s;
     this.log(r.name, 'info', 'sync', `replication session with ${p.name} open: ${plan.length} records differ (${bytes} bytes)`);
@@ -733,6 +735,7 @@ export class Simulation {
     const g = p.state?.persisted.generations;
     if (g === undefined) return;
     this.toEngine(r, { kind: 'resync-progress', at: this.now, bytesDone: s.plan.length * this.recordBytes, filesDone: s.plan.length });
+    s.generation = g.current;
     this.toEngine(r, { kind: 'caught-up', at: this.now, generations: g });
   }
 
@@ -743,11 +746,12 @@ export class Simulation {
       s.pending.shift();
     }
     // The primary started a new generation while the session stayed live (it judged the peer
-    // dead on heartbeats, the channel survived): the copy equals its data, so it carries it too.
-    const g = p.state?.persisted.generations;
-    const mine = r.state?.persisted.generations;
-    if (s.pending.length === 0 && g !== undefined && mine !== undefined && compareGenerations(mine, g) === 'behind') {
-      this.toEngine(r, { kind: 'caught-up', at: this.now, generations: g });
+    // lost on heartbeats, the channel survived): its writes from now on may never reach this
+    // copy, so the copy may not carry that generation on the strength of this session — the
+    // session ends, as the real source ends it, and a new one (a resync) adopts it if the peer
+    // is still there.
+    if (s.generation !== null && p.state !== null && p.state.persisted.generations.current !== s.generation) {
+      this.closeSession('the primary started a new data generation', 0);
     }
   }
 

@@ -127,8 +127,11 @@ export class SourceSession {
     this.keepalive = setInterval(() => {
       void this.o.channel.send({ type: 'ping' }).catch(() => undefined);
       // The primary started a new generation while this session stayed live (it judged the peer
-      // lost while the replication kept flowing): the replica holds it too, tell it.
-      if (this.generationMoved()) this.wake?.();
+      // lost on heartbeats while the replication kept flowing): its writes from now on may never
+      // reach the replica, so the replica may not carry that generation on the strength of this
+      // session. The session ends; a new one (a resync) makes the replica adopt it, if the peer
+      // is still there — and if it took over meanwhile, the two generations show the split brain.
+      if (this.generationMoved()) this.close('the primary started a new data generation');
     }, o.keepaliveMs);
     this.rescan = setInterval(() => {
       if (this.barrierRetryPaused && this.inFlight.length === 0) {
@@ -233,8 +236,6 @@ export class SourceSession {
         this.wake = null;
         await new Promise((r) => setTimeout(r, COALESCE_MS));
       }
-      // Between two files: a frame of its own may go now.
-      if (this.generationMoved()) await this.sendCaughtUp();
       const pending = this.readyBarrier();
       // A refusal from here on may concern a file this pass relies on: it voids the barrier.
       if (pending > this.sentBarrier) this.coverFrom ??= this.refusedTotal;
@@ -279,7 +280,7 @@ export class SourceSession {
   }
 
   private hasWork(): boolean {
-    if (this.dirtyRoots.size > 0 || this.readyBarrier() > this.sentBarrier || this.generationMoved()) return true;
+    if (this.dirtyRoots.size > 0 || this.readyBarrier() > this.sentBarrier) return true;
     for (const paths of this.dirtyPaths.values()) if (paths.size > 0) return true;
     return false;
   }
