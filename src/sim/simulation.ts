@@ -13,14 +13,13 @@
  */
 import { hmacSha256 } from '../adapters/crypto/hmac.js';
 import type { CoreConfig, NodeSpec } from '../core/config.js';
-import { initNode, step, type Capabilities } from '../core/ha/node.js';
-import { clusterStatus, describeNode, type ClusterStatus, type NodeStatus } from '../core/ha/status.js';
+import { decidingSync, initNode, step, type Capabilities } from '../core/ha/node.js';
+import { clusterStatus, describeNode, syncFactsOf, type ClusterStatus, type NodeStatus } from '../core/ha/status.js';
 import type { Role } from '../core/ha/report.js';
 import type { Effect, Input, NodeState, OperatorAction, Persisted } from '../core/ha/types.js';
 import {
-  initSyncEngine, stepSync, wantsSession, type SyncDurable, type SyncEffect, type SyncEngine, type SyncFacts, type SyncInput,
+  initSyncEngine, stepSync, wantsSession, type SyncDurable, type SyncEffect, type SyncEngine, type SyncInput,
 } from '../core/sync/engine.js';
-import { compareGenerations } from '../core/sync/generations.js';
 import { DEFAULT_SYNC_RATE_BYTES_PER_SEC } from '../core/sync/ratelimit.js';
 import type { Generations, SyncState } from '../core/sync/state.js';
 import type { Instant, Millis } from '../core/time.js';
@@ -411,7 +410,7 @@ export class Simulation {
    */
   decidingSyncOf(node: NodeName): SyncState | null {
     const s = this.nodes[node].state;
-    return s === null ? null : s.peerAlive ? s.sync : s.syncIfPeerLost;
+    return s === null ? null : decidingSync(s);
   }
   /** The sync engine of `node` (null while the node is down). */
   engineOf(node: NodeName): SyncEngine | null { return this.nodes[node].engine; }
@@ -472,7 +471,7 @@ export class Simulation {
     // A restarted daemon finds the VIPs it left behind and removes them unless it is primary.
     if (n.serving && !r.state.serving) this.setServing(n, false);
     this.apply(n, r.effects);
-    this.toEngine(n, { kind: 'facts', at: this.now, facts: factsOf(r.state) });
+    this.toEngine(n, { kind: 'facts', at: this.now, facts: syncFactsOf(r.state) });
     this.scheduleTick(n);
     this.drive();
   }
@@ -524,7 +523,7 @@ export class Simulation {
       for (const id of this.ackedRecords) if (!n.data.has(id)) this.exemptRecords.add(id);
     }
     for (const o of this.observers) o(this);
-    this.toEngine(n, { kind: 'facts', at: this.now, facts: factsOf(r.state) });
+    this.toEngine(n, { kind: 'facts', at: this.now, facts: syncFactsOf(r.state) });
     this.depth -= 1;
     this.dirty = true;
     if (this.depth === 0) this.drive();
@@ -832,15 +831,4 @@ export class Simulation {
     if (r === undefined) throw new Error(`no interface ${iface}`);
     return r;
   }
-}
-
-/** What the HA core knows, as the sync engine takes it. */
-function factsOf(s: NodeState): SyncFacts {
-  const report = s.peerAlive ? s.peer?.report ?? null : null;
-  return {
-    role: s.role,
-    peerAlive: s.peerAlive,
-    peerRole: report?.role ?? null,
-    diverged: report !== null && compareGenerations(s.persisted.generations, report.generations) === 'diverged',
-  };
 }

@@ -11,9 +11,10 @@ import {
   hashCachePath, HashCache, openReceiver, preserveDiverged, type Receiver,
 } from '../../adapters/files/index.js';
 import { readJson, writeJsonAtomic } from '../../adapters/state/store.js';
+import { syncFactsOf } from '../../core/ha/status.js';
 import type { NodeState } from '../../core/ha/types.js';
 import {
-  initSyncEngine, stepSync, wantsSession, type SyncDurable, type SyncEffect, type SyncEngine, type SyncFacts, type SyncInput,
+  initSyncEngine, stepSync, wantsSession, type SyncDurable, type SyncEffect, type SyncEngine, type SyncInput,
 } from '../../core/sync/engine.js';
 import { compareGenerations } from '../../core/sync/generations.js';
 import type { Generations, SyncState } from '../../core/sync/state.js';
@@ -115,7 +116,7 @@ export class SyncService {
   observe(ha: NodeState): void {
     if (this.closed) return;
     this.ha = ha;
-    const facts = factsOf(ha);
+    const facts = syncFactsOf(ha);
     const f = this.engine.facts;
     const changed = f.role !== facts.role || f.peerAlive !== facts.peerAlive || f.peerRole !== facts.peerRole || f.diverged !== facts.diverged;
     this.input(changed ? { kind: 'facts', at: this.o.now(), facts } : { kind: 'tick', at: this.o.now() });
@@ -351,17 +352,6 @@ export class SyncService {
   private addTotals(d: Partial<typeof this.totals>): void {
     for (const [k, v] of Object.entries(d) as [keyof typeof this.totals, number][]) this.totals[k] += v;
   }
-}
-
-/** What the sync engine needs from the HA core's state. */
-export function factsOf(ha: NodeState): SyncFacts {
-  const report = ha.peerAlive ? ha.peer?.report : undefined;
-  return {
-    role: ha.role,
-    peerAlive: ha.peerAlive,
-    peerRole: report?.role ?? null,
-    diverged: report !== undefined && compareGenerations(ha.persisted.generations, report.generations) === 'diverged',
-  };
 }
 
 class TimeoutError extends Error {}

@@ -5,7 +5,7 @@ import {
 } from '../nexthop/monitor.js';
 import { compareReach } from '../nexthop/rule.js';
 import { compareGenerations, INITIAL_GENERATIONS, nextGeneration } from '../sync/generations.js';
-import type { Generations } from '../sync/state.js';
+import type { Generations, SyncState } from '../sync/state.js';
 import type { Instant, Millis } from '../time.js';
 import { encodeHeartbeat, REJECT_REASONS, type Mac, type RejectReason } from '../wire/codec.js';
 import { receiveHeartbeat } from '../wire/receive.js';
@@ -414,11 +414,16 @@ function discardOwnData(s: NodeState, report: PeerReport, out: Out): NodeState {
 // ---------------------------------------------------------------------------------------------
 // Decisions
 
+/** The sync state promotion decisions read: what the engine said it is once the peer is lost. */
+export function decidingSync(s: NodeState): SyncState {
+  return s.peerAlive ? s.sync : s.syncIfPeerLost;
+}
+
 /** Why this node may not be promoted automatically right now, or null. */
 export function vetoOf(s: NodeState): string | null {
   if (s.persisted.mode !== 'ha') return 'not in a cluster';
   if (s.leaving !== null) return `this node is leaving (${s.leaving.kind})`;
-  const sync = s.peerAlive ? s.sync : s.syncIfPeerLost;
+  const sync = decidingSync(s);
   if (sync !== 'UpToDate') return `data not synchronized (sync ${sync})`;
   const peer = s.peer?.report;
   if (peer !== undefined) {

@@ -1,3 +1,4 @@
+import type { SyncFacts } from '../sync/engine.js';
 import { compareGenerations } from '../sync/generations.js';
 import type { SyncState } from '../sync/state.js';
 import type { Millis } from '../time.js';
@@ -5,6 +6,17 @@ import type { RejectReason } from '../wire/codec.js';
 import { vetoOf } from './node.js';
 import type { Role } from './report.js';
 import type { LeaveKind, NodeState } from './types.js';
+
+/** What the sync engine takes from the HA core, after every HA step. */
+export function syncFactsOf(s: NodeState): SyncFacts {
+  const report = s.peerAlive ? s.peer?.report : undefined;
+  return {
+    role: s.role,
+    peerAlive: s.peerAlive,
+    peerRole: report?.role ?? null,
+    diverged: report !== undefined && compareGenerations(s.persisted.generations, report.generations) === 'diverged',
+  };
+}
 
 /** Cluster status as the appliance shows it (SPEC §1). */
 export type ClusterStatus = 'Standalone' | 'HA' | 'Half' | 'Broken' | 'Degraded' | 'SplitBrain';
