@@ -1,7 +1,7 @@
 /**
- * The full-resync rate limit, for real: a 6 MiB resync at 2 MiB/s takes at least
- * (bytes − burst) / rate — a lower bound only (a slow machine only makes it truer; no upper bound
- * on time is ever asserted). Live replication after caught-up is not limited.
+ * The full-resync rate limit in a real session (real files, real channel), on virtual time: the
+ * limiter's clock advances only by the waits it asks for, so what it scheduled is exact whatever
+ * the machine's speed — never a wall-clock timing. Live replication after caught-up is not limited.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +14,7 @@ import { assertSameTree, dataSide, MiB, put, sha, startSessions, tempDirs } from
 const dirs = tempDirs('tandem-sessions-rate-');
 
 describe('the resync rate limit', () => {
-  it('a 6 MiB resync at 2 MiB/s takes at least (bytes − burst) / rate; live replication is not gated', { timeout: 60_000 }, async () => {
+  it('a 6 MiB resync at 2 MiB/s is scheduled over (bytes − burst) / rate; live replication is not gated', { timeout: 60_000 }, async () => {
     const src = dirs.fresh('src');
     const rep = dirs.fresh('rep');
     put(src, 'six.bin', randomBytes(6 * MiB - 3000));
@@ -23,24 +23,28 @@ describe('the resync rate limit', () => {
     const rate = 2 * MiB;
     const srcSide = await dataSide(src);
     const repSide = await dataSide(rep);
-    const started = performance.now();
-    const s = await startSessions(srcSide, repSide, { rateBytesPerSec: rate });
+    let virtualMs = 0;
+    let waits = 0;
+    const clock = { now: () => virtualMs, sleep: (ms: number) => { virtualMs += ms; waits++; return Promise.resolve(); } };
+    const s = await startSessions(srcSide, repSide, { rateBytesPerSec: rate, clock });
     try {
       await s.caughtUp();
-      const elapsedMs = performance.now() - started;
       const planned = s.events.of('planned')[0];
       assert.equal(planned?.bytes, 6 * MiB);
-      // The bucket starts full (one burst at once), then lets `rate` bytes a second through.
-      // Timers have millisecond granularity: 2 ms of slack for the last one firing early.
+      // The bucket starts full (one burst at once), then lets `rate` bytes a second through; each
+      // wait is rounded up to a whole millisecond.
       const floorMs = ((6 * MiB - DEFAULT_SYNC_BURST_BYTES) / rate) * 1000;
-      assert.ok(elapsedMs >= floorMs - 2, `the resync took ${elapsedMs.toFixed(0)} ms, less than the ${floorMs.toFixed(0)} ms the limit allows`);
+      assert.ok(virtualMs >= floorMs, `the resync was scheduled over ${String(virtualMs)} ms, less than the ${floorMs.toFixed(0)} ms the limit allows`);
+      assert.ok(virtualMs <= floorMs + waits, `the resync waited ${String(virtualMs)} ms, more than the limit needs`);
       assertSameTree(src, rep);
 
       // Live: a 4 MiB file written after caught-up arrives, and a barrier resolves after it.
       const live = randomBytes(4 * MiB);
+      const waitsBefore = waits;
       put(src, 'live.bin', live);
       await s.source.barrier();
       assert.equal(sha(readFileSync(join(rep, 'live.bin'))), sha(live));
+      assert.equal(waits, waitsBefore, 'live replication never waited for the limiter');
       assertSameTree(src, rep);
     } finally {
       await s.close();

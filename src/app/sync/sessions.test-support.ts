@@ -209,6 +209,8 @@ export interface SessionOptions {
   readonly receivers?: ReadonlyMap<string, Receiver>;
   /** The source's periodic full pass (e.g. an hour: only the watcher can report a change). */
   readonly rescanMs?: number;
+  /** The rate limiter's clock and wait (default: performance.now and a timer). */
+  readonly clock?: { readonly now: () => number; readonly sleep: (ms: number) => Promise<void> };
 }
 
 /** A real source and a real replica over a real channel. */
@@ -234,7 +236,8 @@ export async function startSessions(src: Side, rep: Side, options: SessionOption
     channel: pair.server, roots: src.roots, hashCaches: src.hashCaches,
     rateBytesPerSec: options.rateBytesPerSec ?? 0,
     generations: () => GENERATIONS,
-    keepaliveMs: KEEPALIVE_MS, now: () => performance.now(),
+    keepaliveMs: KEEPALIVE_MS, now: options.clock?.now ?? (() => performance.now()),
+    ...(options.clock === undefined ? {} : { sleep: options.clock.sleep }),
     log: (level, message) => { sourceLog.push({ level, message }); },
     ...(options.rescanMs === undefined ? {} : { rescanMs: options.rescanMs }),
   });

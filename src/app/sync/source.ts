@@ -50,7 +50,10 @@ export interface SourceOptions {
   /** The primary's data generations now (sent with `caught-up`). */
   readonly generations: () => Generations;
   readonly keepaliveMs: number;
+  /** The clock the rate limiter reads (monotonic ms)… */
   readonly now: () => number;
+  /** …and how it waits (default: a timer). Together they let a test run the limiter on virtual time. */
+  readonly sleep?: (ms: number) => Promise<void>;
   readonly log: (level: 'info' | 'warn' | 'error' | 'debug', message: string) => void;
   /** The periodic full pass behind the watcher, ms (default `RESCAN_MS`). */
   readonly rescanMs?: number;
@@ -371,7 +374,7 @@ export class SourceSession {
         if (bucket.b !== null) {
           const t = take(bucket.b, want, this.o.now());
           bucket.b = t.bucket;
-          if (t.waitMs > 0) await new Promise((r) => setTimeout(r, t.waitMs));
+          if (t.waitMs > 0) await (this.o.sleep ?? timer)(t.waitMs);
         }
         const { bytesRead } = await fh.read(this.buffer, 0, want, at);
         if (bytesRead === 0) break;
@@ -506,6 +509,8 @@ async function sizeOf(abs: string): Promise<number> {
     return -1;
   }
 }
+
+const timer = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Whether a manifest holds a file at a parent directory of `path`. */
 function hasAncestor(m: Manifest, path: string): boolean {
