@@ -59,13 +59,11 @@ import { run, sleep } from '../lab/run.js';
 import { ClientProbe, steadyFrom, type ClientReply } from './failover/client-probe.js';
 import { summarize, type Summary } from './failover/stats.js';
 import { systemOf, type BenchSystem } from './failover/systems.js';
-import { labId, LabSession, log, message, other, saveLogs, sweep } from './failover/common.js';
+import {
+  labId, LabSession, log, message, other, PING_INTERVAL_MS, saveLogs, SETUP_ATTEMPTS, STEADY_TIMEOUT_MS, sweep,
+  WARMUP_REPLIES, WARMUP_TIMEOUT_MS,
+} from './failover/common.js';
 
-const PING_INTERVAL_MS = 20;
-/** Replies in a row from the primary before the partition. */
-const WARMUP_REPLIES = 25;
-const STEADY_TIMEOUT_MS = 20_000;
-const WARMUP_TIMEOUT_MS = 5000;
 /** Partition → both nodes own the VIP (the secondary's peer-death detection plus the VIP). */
 const SPLIT_TIMEOUT_MS = 10_000;
 /** The partition is held this long after both nodes own the VIP. */
@@ -78,7 +76,6 @@ const LOSER_GARP_AFTER_MS = 1500;
 /** Observation after the heal. */
 const OBSERVE_MS = 3000;
 const POLL_MS = 20;
-const SETUP_ATTEMPTS = 3;
 const TABLE = 'tdm_arpheal';
 /** ANCHORS.md: neighbours' ARP caches point at the primary within 1 s of the heal. */
 const TARGET_MS = 1000;
@@ -348,15 +345,10 @@ async function oneRun(system: BenchSystem, scenario: Scenario, index: number, op
   const setupFailures: string[] = [];
   for (let attempt = 1; attempt <= SETUP_ATTEMPTS && !session.isAborting(); attempt++) {
     const lab = system.newLab(labId('ah'));
-    session.lab = lab;
-    session.dirs.add(lab.dir);
     let stage = 'setup';
     let healer: ChildProcess | null = null;
     try {
-      const up = lab.up({ start: false });
-      session.building = up;
-      await up;
-      session.building = null;
+      await session.build(lab);
       const primary = await system.start(lab, STEADY_TIMEOUT_MS);
       const macs = await lab.nodeMacs();
       const nodeOfMac = (mac: string | null): NodeName | null => NODES.find((n) => macs[n] === mac) ?? null;
@@ -498,7 +490,6 @@ async function oneRun(system: BenchSystem, scenario: Scenario, index: number, op
       // Only a failed set-up is retried; a failure once the partition is made is the run's result.
       if (stage !== 'setup') return emptyRecord(scenario, index, lab.id, setupFailures, `${stage}: ${message(err)}`);
     } finally {
-      session.building = null;
       if (healer !== null && healer.exitCode === null && healer.signalCode === null) healer.kill('SIGKILL');
       await session.teardown(lab);
     }

@@ -35,18 +35,15 @@ import { ClientProbe, clientView, steadyFrom, type ClientView } from './failover
 import { KEEPALIVED, keepalivedVersion } from './failover/keepalived.js';
 import { seconds, summarize, type Summary } from './failover/stats.js';
 import { FAULT_LABEL, FAULTS, SYSTEM_NAMES, systemOf, type BenchSystem, type Fault, type SystemName } from './failover/systems.js';
-import { labId, LabSession, log, message, other, saveLogs, sweep } from './failover/common.js';
+import {
+  labId, LabSession, log, message, other, PING_INTERVAL_MS, saveLogs, SETUP_ATTEMPTS, STEADY_TIMEOUT_MS, sweep,
+  WARMUP_REPLIES, WARMUP_TIMEOUT_MS,
+} from './failover/common.js';
 
-const PING_INTERVAL_MS = 20;
-/** Replies in a row from the primary before the fault. */
-const WARMUP_REPLIES = 25;
-const STEADY_TIMEOUT_MS = 20_000;
-const WARMUP_TIMEOUT_MS = 5000;
 /** A run without a reply from the secondary this long after the fault counts as "no takeover". */
 const TAKEOVER_TIMEOUT_MS = 15_000;
 /** Observation after the first reply from the secondary (a flip back, a second gap). */
 const TAIL_MS = 1000;
-const SETUP_ATTEMPTS = 3;
 const FAULT_TABLE = 'tdm_fbench';
 
 interface Options {
@@ -151,14 +148,9 @@ async function oneRun(system: BenchSystem, fault: Fault, index: number, opts: Op
   const setupFailures: string[] = [];
   for (let attempt = 1; attempt <= SETUP_ATTEMPTS && !session.isAborting(); attempt++) {
     const lab = system.newLab(labId('fb'));
-    session.lab = lab;
-    session.dirs.add(lab.dir);
     const base = { system: system.name, fault, run: index, lab: lab.id };
     try {
-      const up = lab.up({ start: false });
-      session.building = up;
-      await up;
-      session.building = null;
+      await session.build(lab);
       const primary = await system.start(lab, STEADY_TIMEOUT_MS);
       const secondary = other(primary);
       const probe = new ClientProbe(lab.ns('client'), VIP, PING_INTERVAL_MS);
@@ -205,7 +197,6 @@ async function oneRun(system: BenchSystem, fault: Fault, index: number, opts: Op
       log(`  ${system.name} ${fault} #${index}: attempt ${attempt} failed: ${message(err)}`);
       if (opts.logs !== null) saveLogs(lab, opts.logs, `${system.name}-${fault}-${String(index).padStart(2, '0')}-failed${attempt}`);
     } finally {
-      session.building = null;
       await session.teardown(lab);
     }
   }

@@ -224,12 +224,7 @@ function emptyDir(dir: string): void {
 
 async function newLab(rateMbit: number | undefined): Promise<{ lab: Lab; primary: NodeName; secondary: NodeName }> {
   const lab = new Lab({ id: labId('sb'), ...(rateMbit === undefined ? {} : { resyncRateMbit: rateMbit }) });
-  session.lab = lab;
-  session.dirs.add(lab.dir);
-  const up = lab.up({ start: false });
-  session.building = up;
-  await up;
-  session.building = null;
+  await session.build(lab);
   const primary = await systemOf('tandem-default').start(lab, STEADY_TIMEOUT_MS);
   const secondary = other(primary);
   await waitInSync(lab, secondary, STEADY_TIMEOUT_MS);

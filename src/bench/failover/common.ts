@@ -1,11 +1,22 @@
 /**
- * Helpers shared by the lab benchmarks (bench:failover, arp-heal): small pure utilities, lab ids,
- * saving a run's logs, and the last-resort sweep of processes that outlived a lab.
+ * Helpers shared by the lab benchmarks (bench:failover, arp-heal, bench:sync): small pure
+ * utilities, the client-probe settings, lab ids, building and tearing down a lab, saving a run's
+ * logs, and the last-resort sweep of processes that outlived a lab.
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Lab, NodeName } from '../../lab/lab.js';
+
+/** The client pings the VIP this often. */
+export const PING_INTERVAL_MS = 20;
+/** Replies in a row from the primary before the fault is made. */
+export const WARMUP_REPLIES = 25;
+export const WARMUP_TIMEOUT_MS = 5000;
+/** A lab's cluster elects its primary within this. */
+export const STEADY_TIMEOUT_MS = 20_000;
+/** A run whose lab fails to come up is tried this often. */
+export const SETUP_ATTEMPTS = 3;
 
 export const other = (n: NodeName): NodeName => (n === 'a' ? 'b' : 'a');
 export const log = (line: string): void => { process.stderr.write(`${line}\n`); };
@@ -62,6 +73,19 @@ export class LabSession {
   /** Client probes and recorders of the current run. */
   observers: Stoppable[] = [];
   private aborting = false;
+
+  /** Builds `lab` (its nodes not started) as the current lab: a signal meanwhile waits for it. */
+  async build(lab: Lab): Promise<void> {
+    this.lab = lab;
+    this.dirs.add(lab.dir);
+    const up = lab.up({ start: false });
+    this.building = up;
+    try {
+      await up;
+    } finally {
+      this.building = null;
+    }
+  }
 
   /** A method, not a field: the signal handler sets it while an await is pending, so no narrowing. */
   isAborting(): boolean { return this.aborting; }
