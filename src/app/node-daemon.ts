@@ -16,6 +16,8 @@ import { openVipManager, type VipManager } from '../adapters/net/vips.js';
 import { ensureDir, readJson, writeJsonAtomic } from '../adapters/state/store.js';
 import { openHeartbeatTransport, type HeartbeatTransport } from '../adapters/udp/heartbeats.js';
 import { SyncService } from './sync/service.js';
+import { FirmwareDir } from '../adapters/firmware/slots.js';
+import { identityOf, runningFirmware } from './firmware/identity.js';
 import { installReplicatedConfig, publishConfig, REPLICATED_CONFIG } from './sync/config-follow.js';
 import { syncRoots } from './sync/roots.js';
 import { formatConfigError, loadConfig, readClusterKey, toCoreConfig, type TandemConfig } from '../config/load.js';
@@ -59,6 +61,8 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   const log: Logger = jsonLogger(opts.nodeName);
   ensureDir(self.stateDir);
   const stateFile = join(self.stateDir, HA_STATE_FILE);
+  const firmwareDir = new FirmwareDir(self.stateDir);
+  const firmware = runningFirmware(firmwareDir);
 
   const core = toCoreConfig(config, opts.nodeName);
   // Twice the dead interval, in whole seconds (the kernel's unit): long enough that a busy moment never
@@ -192,6 +196,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     freshUuid: randomUUID(),
     persisted: (readJson(stateFile) as Persisted | undefined) ?? null,
     sync: sync.state,
+    firmware: identityOf(firmware),
   });
   state = started.state;
   execute(started.effects);
@@ -269,5 +274,22 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   process.on('SIGTERM', () => { stop('SIGTERM'); });
   process.on('SIGINT', () => { stop('SIGINT'); });
   process.on('SIGHUP', () => { reload(); });
-  log.log('info', 'ready', `node ${opts.nodeName} running (timing ${core.timing.name}, VIP lease ${String(vipLeaseSeconds)} s)`);
+  watchLauncher(() => {
+    log.log('error', 'exit', 'the launcher is gone: stopping at once');
+    shutdown(1);
+  });
+  log.log('info', 'ready', `node ${opts.nodeName} running firmware ${firmware.version} (${firmware.type}, slot ${String(firmware.ref.slot)}; timing ${core.timing.name}, VIP lease ${String(vipLeaseSeconds)} s)`);
+}
+
+/** How often a daemon started by the launcher checks that its launcher still lives. */
+const LAUNCHER_CHECK_MS = 250;
+
+/**
+ * A backstop for the launcher's PR_SET_PDEATHSIG: a daemon whose launcher died (re-parented)
+ * stops, so a node never runs a daemon that nothing supervises.
+ */
+function watchLauncher(onGone: () => void): void {
+  const pid = Number(process.env.TANDEM_LAUNCHER_PID);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  setInterval(() => { if (process.ppid !== pid) onGone(); }, LAUNCHER_CHECK_MS).unref();
 }

@@ -49,9 +49,21 @@ async function act(t: Target & { json?: boolean }, action: ControlAction): Promi
 }
 
 withTarget(program.command('node'))
-  .description('run the node daemon in the foreground')
+  .description('run the node in the foreground: boots the firmware slot to run (on trial after an upgrade) and supervises its daemon')
   .action(async (t: Target) => {
-    // Loaded on demand: the operator commands start faster without the daemon's modules.
+    // Loaded on demand: the operator commands start faster without the launcher's modules.
+    const { LauncherError, runLauncher } = await import('../app/firmware/launcher.js');
+    try {
+      await runLauncher({ configFile: t.config, nodeName: t.node });
+    } catch (err) {
+      if (err instanceof LauncherError) fail(err.message);
+      throw err;
+    }
+  });
+
+withTarget(program.command('daemon'))
+  .description('run this installation\'s node daemon directly, without slot selection (`tandem node` runs it for the slot it boots)')
+  .action(async (t: Target) => {
     const { ConfigRefused, runNodeDaemon } = await import('../app/node-daemon.js');
     try {
       await runNodeDaemon({ configFile: t.config, nodeName: t.node });

@@ -33,6 +33,7 @@ describe('the example configuration', () => {
       },
       sync: { port: 5405, resyncRateBytesPerSec: 1_250_000 },
       commands: { reboot: ['systemctl', 'reboot'], shutdown: ['systemctl', 'poweroff'] },
+      firmware: { trustedKeys: [], trialTimeoutS: 600, trialAttempts: 3 },
       nodes: {
         a: {
           name: 'a', stateDir: '/var/lib/tandem/a', dataDir: '/srv/tandem/a',
@@ -96,6 +97,19 @@ describe('the example configuration', () => {
     const set = valid(variant([[['sync'], { port: 7000, resync_rate_mbit: 100 }]]));
     assert.deepEqual(set.sync, { port: 7000, resyncRateBytesPerSec: 12_500_000 });
     assert.equal(valid(variant([[['sync'], { resync_rate_mbit: 0 }]])).sync.resyncRateBytesPerSec, 0);
+  });
+
+  it('firmware: trusted keys as paths (resolved) or inline PEM (kept), trial limits', () => {
+    const pem = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n';
+    const config = valid(variant([[['firmware'], { trusted_keys: ['keys/vendor.pub', pem], trial_timeout_s: 120, trial_attempts: 2 }]]), '/srv/lab/tandem.yaml');
+    assert.deepEqual(config.firmware, { trustedKeys: ['/srv/lab/keys/vendor.pub', pem], trialTimeoutS: 120, trialAttempts: 2 });
+  });
+
+  it('a configuration written by a newer firmware (a higher schema) is refused with that reason alone', () => {
+    const errors = invalid(variant([[['schema'], 99], [['cluster', 'colour'], 'blue']]));
+    assert.deepEqual(errors.map((e) => e.field), ['schema']);
+    assert.match(errors[0]!.reason, /schema 99, newer than this firmware reads \(schema 1\)/);
+    assert.equal(valid(variant([[['schema'], 1]])).cluster.name, 'lab');
   });
 
   it('the fast profile, another port and relative paths', () => {
@@ -304,6 +318,11 @@ const ROWS: readonly Row[] = [
   { name: 'hook timeout 0', edits: [[['service', 'hook_timeout_ms'], 0]], field: 'service.hook_timeout_ms', reason: 'must be from 1 to 3600000 milliseconds' },
   { name: 'command as a string', edits: [[['commands', 'reboot'], 'systemctl reboot']], field: 'commands.reboot', reason: 'must be a list, not text' },
   { name: 'empty command', edits: [[['commands', 'shutdown'], []]], field: 'commands.shutdown', reason: 'must name a program' },
+  // Firmware.
+  { name: 'trusted_keys not a list', edits: [[['firmware', 'trusted_keys'], 'vendor.pub']], field: 'firmware.trusted_keys', reason: 'must be a list' },
+  { name: 'trial timeout 0', edits: [[['firmware', 'trial_timeout_s'], 0]], field: 'firmware.trial_timeout_s', reason: 'must be from 1 to 86400 seconds' },
+  { name: 'unknown firmware key', edits: [[['firmware', 'keys'], []]], field: 'firmware.keys', reason: 'unknown key' },
+  { name: 'schema not a number', edits: [[['schema'], 'one']], field: 'schema', reason: 'must be a number' },
 ];
 
 describe('invalid values are refused with the field and the reason', () => {

@@ -9,6 +9,13 @@ import { checkDocument } from './check.js';
 import { formatIpv4, parseBareIpv4, parseCidr } from './ipv4.js';
 import { configSchema, DEFAULTS, fieldPath, schemaErrors, type RawConfig } from './schema.js';
 import type { ConfigError, ConfigResult, InterfaceConfig, NodeConfig, TandemConfig } from './types.js';
+import { CONFIG_SCHEMA } from '../core/compat.js';
+
+/** The document's `schema` (1 when absent); anything else is left for the schema check to refuse. */
+export function schemaOf(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || !('schema' in raw)) return 1;
+  return raw.schema ?? 1;
+}
 
 /**
  * Validates the text of a configuration file. `file` names it in the errors (made absolute) and
@@ -34,6 +41,11 @@ export function parseConfig(text: string, file: string): ConfigResult {
   }
   if (raw === null || raw === undefined) {
     return fail([{ file: path, field: '', reason: 'the configuration is empty: it needs at least cluster and nodes' }]);
+  }
+  const version = schemaOf(raw);
+  if (typeof version === 'number' && version > CONFIG_SCHEMA) {
+    // Written by a newer firmware: nothing else in it can be judged by this one.
+    return fail([{ file: path, field: 'schema', reason: `the configuration is at schema ${version}, newer than this firmware reads (schema ${CONFIG_SCHEMA}): it was written by a newer firmware` }]);
   }
   const shape = configSchema.safeParse(raw);
   const errors = [...(shape.success ? [] : schemaErrors(path, shape.error.issues)), ...checkDocument(raw, path)];
@@ -126,6 +138,12 @@ function build(raw: RawConfig, file: string): TandemConfig {
     commands: {
       reboot: program(raw.commands?.reboot ?? DEFAULTS.reboot),
       shutdown: program(raw.commands?.shutdown ?? DEFAULTS.shutdown),
+    },
+    firmware: {
+      // Inline PEM text stays as it is; anything else is a path, resolved like every path.
+      trustedKeys: (raw.firmware?.trusted_keys ?? []).map((k) => (k.includes('-----BEGIN') ? k : abs(k))),
+      trialTimeoutS: raw.firmware?.trial_timeout_s ?? DEFAULTS.trialTimeoutS,
+      trialAttempts: raw.firmware?.trial_attempts ?? DEFAULTS.trialAttempts,
     },
     nodes,
   };

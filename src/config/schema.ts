@@ -17,7 +17,13 @@ export const DEFAULTS = {
   weight: 1,
   /** The full-resync rate limit (SPEC §3): 10 Mbit/s. */
   resyncRateMbit: 10,
+  /** A firmware on trial must be healthy within this long (seconds) and this many starts. */
+  trialTimeoutS: 600,
+  trialAttempts: 3,
 } as const;
+
+export const MAX_TRIAL_TIMEOUT_S = 86_400;
+export const MAX_TRIAL_ATTEMPTS = 10;
 
 /** Largest settable resync rate, Mbit/s (100 Gbit/s): a typo, not a link, beyond that. */
 export const MAX_RESYNC_RATE_MBIT = 100_000;
@@ -90,6 +96,8 @@ const node = mapping({
 });
 
 export const configSchema = mapping({
+  // The schema of this file (core/compat.ts CONFIG_SCHEMA); checked and migrated before the rest.
+  schema: integer(1, 1_000_000, '(the configuration schema)').nullish(),
   cluster: mapping({
     name: text('missing: the cluster needs a name').regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, {
       error: 'use 1 to 63 characters A-Z, a-z, 0-9, "_", "." or "-", starting with a letter or digit',
@@ -123,6 +131,13 @@ export const configSchema = mapping({
   commands: mapping({
     reboot: argv.nullish(),
     shutdown: argv.nullish(),
+  }).nullish(),
+  firmware: mapping({
+    // Public keys (PEM text, or the path of a PEM file) whose signatures this node accepts on a
+    // firmware bundle. None: every bundle is refused — signing is never off.
+    trusted_keys: list(text()).nullish(),
+    trial_timeout_s: integer(1, MAX_TRIAL_TIMEOUT_S, 'seconds').nullish(),
+    trial_attempts: integer(1, MAX_TRIAL_ATTEMPTS, 'starts').nullish(),
   }).nullish(),
   nodes: z.record(z.string(), node, { error: wrongType('a mapping of node names', 'missing: name this node (and the other one, for a cluster)') }),
 });

@@ -11,6 +11,7 @@ export interface TandemConfig {
   readonly service: ServiceConfig;
   readonly sync: SyncConfig;
   readonly commands: CommandsConfig;
+  readonly firmware: FirmwareConfig;
   /** By node name, in the order of the file. One entry (standalone) or two (a cluster). */
   readonly nodes: Readonly<Record<string, NodeConfig>>;
 }
@@ -56,6 +57,14 @@ export interface CommandsConfig {
   /** argv (no shell). A program given with a `/` but not absolute is resolved like the other paths. */
   readonly reboot: readonly string[];
   readonly shutdown: readonly string[];
+}
+
+/** Firmware (SPEC §4): whose bundles are trusted, and the trial boot's limits. */
+export interface FirmwareConfig {
+  /** Each an inline PEM public key or the absolute path of a PEM file; read with `readTrustedKeys`. */
+  readonly trustedKeys: readonly string[];
+  readonly trialTimeoutS: number;
+  readonly trialAttempts: number;
 }
 
 export interface NextHopConfig {

@@ -329,7 +329,7 @@ export class Lab {
     const names = new Set([...(state?.namespaces ?? []), ...this.ownNamespaces()]);
     const existing = listNamespaces();
     for (const rec of Object.values(state?.processes ?? {})) {
-      if (isOurs(rec)) signal(rec.pid, 'SIGKILL');
+      if (isOurs(rec)) signalNode(rec.pid, 'SIGKILL');
     }
     // Anything else still running inside the lab's namespaces (hooks, pings, exec'd shells).
     for (const name of names) {
@@ -490,10 +490,10 @@ export class Lab {
   async stop(node: NodeName): Promise<void> {
     const rec = this.readState()?.processes[node];
     if (rec !== undefined && isOurs(rec)) {
-      signal(rec.pid, 'SIGTERM');
-      signal(rec.pid, 'SIGCONT');
+      signalNode(rec.pid, 'SIGTERM');
+      signalNode(rec.pid, 'SIGCONT');
       if (!await waitFor(() => !isOurs(rec), this.options.stopTimeoutMs ?? 10_000, 25)) {
-        signal(rec.pid, 'SIGKILL');
+        signalNode(rec.pid, 'SIGKILL');
         await waitFor(() => !isOurs(rec), 5000);
       }
     }
@@ -504,7 +504,7 @@ export class Lab {
   async kill(node: NodeName): Promise<void> {
     const rec = this.readState()?.processes[node];
     if (rec !== undefined && isOurs(rec)) {
-      signal(rec.pid, 'SIGKILL');
+      signalNode(rec.pid, 'SIGKILL');
       await waitFor(() => !isOurs(rec), 5000);
     }
     await this.forget(node, rec);
@@ -513,7 +513,7 @@ export class Lab {
   /** SIGSTOP: the process is frozen (its sockets keep queueing) until `thaw`. */
   async freeze(node: NodeName): Promise<void> {
     const rec = this.requireProcess(node);
-    signal(rec.pid, 'SIGSTOP');
+    signalNode(rec.pid, 'SIGSTOP');
     await waitFor(() => procStat(rec.pid)?.state === 'T', 2000, 10);
     await this.update((s) => { const r = s.processes[node]; if (r?.pid === rec.pid) r.frozen = true; });
   }
@@ -521,7 +521,7 @@ export class Lab {
   /** SIGCONT. */
   async thaw(node: NodeName): Promise<void> {
     const rec = this.requireProcess(node);
-    signal(rec.pid, 'SIGCONT');
+    signalNode(rec.pid, 'SIGCONT');
     await waitFor(() => procStat(rec.pid)?.state !== 'T', 2000, 10);
     await this.update((s) => { const r = s.processes[node]; if (r?.pid === rec.pid) r.frozen = false; });
   }
@@ -764,6 +764,15 @@ function lockIsStale(lock: string): boolean {
 function isOurs(rec: ProcessRecord): boolean {
   const stat = procStat(rec.pid);
   return stat !== null && stat.startTime === rec.startTime && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/**
+ * A node is its process group: the launcher (`tandem node`, started detached, so it leads its
+ * group) and the daemon it runs. A signal to the node reaches both, as a power cut (SIGKILL) or a
+ * frozen machine (SIGSTOP) would; systemd does the same with the unit's cgroup.
+ */
+function signalNode(pid: number, sig: NodeJS.Signals): void {
+  try { process.kill(-pid, sig); } catch { signal(pid, sig); }
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

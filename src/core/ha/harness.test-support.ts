@@ -41,7 +41,7 @@ export const PEER_SECONDARY: PeerReport = {
   mode: 'ha', uuid: UUID, role: 'secondary', term: 1, starting: false, sync: 'UpToDate', generations: G1,
   canTakeOver: true,
   nextHops: [{ interface: 'ext0', score: 1, total: 1, ready: true }, { interface: 'int0', score: 1, total: 1, ready: true }],
-  yieldingTo: null, yieldCause: null, request: null, ack: null, leaving: false,
+  yieldingTo: null, yieldCause: null, request: null, ack: null, leaving: false, firmware: null,
 };
 
 export interface HarnessOptions {

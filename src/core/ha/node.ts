@@ -42,6 +42,7 @@ export function initNode(config: CoreConfig, facts: StartFacts): StepResult {
   const lastHeard = Object.fromEntries(config.heartbeatPaths.map((p) => [p, null]));
   const state: NodeState = {
     config,
+    firmware: facts.firmware ?? null,
     bootId: facts.bootId,
     freshUuid: facts.freshUuid,
     persisted,
@@ -715,6 +716,7 @@ export function reportOf(s: NodeState): PeerReport {
     request: s.outgoing,
     ack: s.acked?.id ?? null,
     leaving: s.leaving !== null,
+    firmware: s.firmware,
   };
 }
 

@@ -37,6 +37,15 @@ export interface InterfaceReach {
   readonly ready: boolean;
 }
 
+/** Which firmware a node runs, told to the peer (Version details, the HA protocol check of Test). */
+export interface FirmwareIdentity {
+  readonly version: string;
+  readonly type: 'lts' | 'feature' | 'factory';
+  /** The HA protocol versions it speaks (core/compat.ts HA_PROTOCOL). */
+  readonly haMin: number;
+  readonly haMax: number;
+}
+
 /**
  * The state one node tells the other in every heartbeat: everything the peer needs to decide.
  * It is the authenticated body of the heartbeat wire format (src/core/wire/codec.ts).
@@ -65,6 +74,8 @@ export interface PeerReport {
   readonly ack: number | null;
   /** True when the node is about to stop (reboot/shutdown): the peer may take over at once. */
   readonly leaving: boolean;
+  /** The firmware the node runs; null when unknown (absent on the wire is read as null). */
+  readonly firmware: FirmwareIdentity | null;
 }
 
 /** A heartbeat as it travels: addressing and anti-replay fields, then the report. */

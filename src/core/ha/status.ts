@@ -4,7 +4,7 @@ import type { SyncState } from '../sync/state.js';
 import type { Millis } from '../time.js';
 import type { RejectReason } from '../wire/codec.js';
 import { vetoOf } from './node.js';
-import type { Role } from './report.js';
+import type { FirmwareIdentity, Role } from './report.js';
 import type { LeaveKind, NodeState } from './types.js';
 
 /** What the sync engine takes from the HA core, after every HA step. */
@@ -50,12 +50,15 @@ export interface NodeStatus {
     readonly term: number;
     readonly starting: boolean;
     readonly leaving: LeaveKind | null;
+    readonly firmware: FirmwareIdentity | null;
   };
   readonly other_node: {
     readonly name: string;
     readonly role: Role | null;
     readonly reachable: boolean;
     readonly last_heard_ms_ago: number | null;
+    /** As the peer last said (kept while it is unreachable). */
+    readonly firmware: FirmwareIdentity | null;
   } | null;
   readonly heartbeat_paths: readonly { readonly path: string; readonly ha_link: boolean; readonly up: boolean }[];
   readonly next_hops: readonly {
@@ -94,12 +97,14 @@ export function describeNode(s: NodeState, now: Millis): NodeStatus {
       term: s.role === 'primary' ? s.primaryTerm : s.persisted.term,
       starting: s.startingUntil !== null,
       leaving: s.leaving?.kind ?? null,
+      firmware: s.firmware,
     },
     other_node: peerSpec === null ? null : {
       name: peerSpec.name,
       role: fresh?.role ?? null,
       reachable: s.peerAlive,
       last_heard_ms_ago: s.peer === null ? null : now - s.peer.at,
+      firmware: report?.firmware ?? null,
     },
     heartbeat_paths: paths.map((p, i) => ({ path: p, ha_link: i === 0, up: s.pathUp[p] === true })),
     next_hops: interfaces.map((name) => {

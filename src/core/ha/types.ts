@@ -5,7 +5,7 @@ import type { Instant, Millis } from '../time.js';
 import type { RejectReason } from '../wire/codec.js';
 import type { ReplayGuard } from '../wire/replay.js';
 import type { FlapState } from './flap.js';
-import type { HaMode, PeerReport, PeerRequest, Role, YieldCause } from './report.js';
+import type { FirmwareIdentity, HaMode, PeerReport, PeerRequest, Role, YieldCause } from './report.js';
 
 /** What a node keeps in its state directory across restarts. */
 export interface Persisted {
@@ -28,6 +28,8 @@ export interface StartFacts {
   readonly freshUuid: string;
   readonly persisted: Persisted | null;
   readonly sync: SyncState;
+  /** The firmware this process runs (told to the peer); null when the shell does not say. */
+  readonly firmware?: FirmwareIdentity | null;
 }
 
 export type OperatorAction =
@@ -107,6 +109,7 @@ export interface PeerContact {
 
 export interface NodeState {
   readonly config: CoreConfig;
+  readonly firmware: FirmwareIdentity | null;
   readonly bootId: string;
   readonly freshUuid: string;
   readonly persisted: Persisted;

@@ -196,11 +196,19 @@ describe('decodeHeartbeat', () => {
       for (const path of fieldPaths(hb)) {
         const isArrayItem = typeof path[path.length - 1] === 'number';
         // Deleting an array item leaves a valid (shorter) array: only objects lose required fields.
-        if (!isArrayItem) assert.equal(decodeReason(frameJson(mutate(hb, path, undefined))), 'malformed', `without ${path.join('.')}`);
+        // report.firmware was added later: an older sender leaves it out (next test).
+        const addedLater = path.join('.') === 'report.firmware';
+        if (!isArrayItem && !addedLater) assert.equal(decodeReason(frameJson(mutate(hb, path, undefined))), 'malformed', `without ${path.join('.')}`);
         const wrong = mistyped(get(hb, path));
         assert.equal(decodeReason(frameJson(mutate(hb, path, wrong))), 'malformed', `${path.join('.')} = ${JSON.stringify(wrong)}`);
       }
     }
+  });
+
+  it('reads a report without the firmware field (a peer on an older firmware) as firmware null', () => {
+    const { firmware: _dropped, ...older } = full.report;
+    const decoded = decodeHeartbeat(frameJson({ ...full, report: older }), mac);
+    assert.deepEqual(decoded, { ok: true, heartbeat: { ...full, report: { ...full.report, firmware: null } } });
   });
 
   const invalidValues: readonly { path: (string | number)[]; value: Json }[] = [

@@ -15,7 +15,7 @@
  */
 import type { Generations } from '../sync/state.js';
 import { SYNC_STATES } from '../sync/state.js';
-import type { HaMode, Heartbeat, InterfaceReach, PeerReport, PeerRequest, Role } from '../ha/report.js';
+import type { FirmwareIdentity, HaMode, Heartbeat, InterfaceReach, PeerReport, PeerRequest, Role } from '../ha/report.js';
 import { PEER_REQUEST_KINDS, YIELD_CAUSES } from '../ha/report.js';
 
 export const WIRE_VERSION = 1;
@@ -223,6 +223,16 @@ function list<T>(item: Parser<T>): Parser<readonly T[]> {
   };
 }
 
+/** Parsers of fields added after version 1 shipped: a sender that predates them leaves them out. */
+const absentIsNull = new WeakSet<Parser<unknown>>();
+
+/** A field added later: missing reads as null (a peer on an older firmware does not send it). */
+function added<T>(parser: Parser<T>): Parser<T | null> {
+  const p = nullable(parser);
+  absentIsNull.add(p);
+  return p;
+}
+
 /** An object with exactly the fields of T, all required; the mapped type forces one parser each. */
 function record<T extends object>(shape: { readonly [K in keyof T]-?: Parser<T[K]> }): Parser<T> {
   const keys = Object.keys(shape) as (keyof T & string)[];
@@ -231,7 +241,10 @@ function record<T extends object>(shape: { readonly [K in keyof T]-?: Parser<T[K
     const out: Partial<Record<keyof T, unknown>> = {};
     for (const key of keys) {
       // Own properties only: "constructor" or "toString" must not be found on the prototype.
-      if (!Object.hasOwn(value, key)) return new Invalid(`${path}.${key}: missing`);
+      if (!Object.hasOwn(value, key)) {
+        if (absentIsNull.has(shape[key])) { out[key] = null; continue; }
+        return new Invalid(`${path}.${key}: missing`);
+      }
       const parsed = shape[key](value[key], `${path}.${key}`);
       if (parsed instanceof Invalid) return parsed;
       out[key] = parsed;
@@ -258,6 +271,13 @@ const parseGenerations = record<Generations>({
   history: list(id),
 });
 
+const parseFirmware = record<FirmwareIdentity>({
+  version: name,
+  type: oneOf(members<FirmwareIdentity['type']>({ lts: true, feature: true, factory: true })),
+  haMin: integer(1),
+  haMax: integer(1),
+});
+
 const parseReport = record<PeerReport>({
   mode: oneOf(members<HaMode>({ standalone: true, ha: true })),
   uuid: nullable(id),
@@ -273,6 +293,7 @@ const parseReport = record<PeerReport>({
   request: nullable(parseRequest),
   ack: nullable(count),
   leaving: flag,
+  firmware: added(parseFirmware),
 });
 
 const ENVELOPE = {

@@ -36,6 +36,7 @@ export function sampleHeartbeat(overrides: HeartbeatOverrides = {}): Heartbeat {
       request: null,
       ack: null,
       leaving: false,
+      firmware: { version: '1.0.0', type: 'lts', haMin: 1, haMax: 1 },
       ...report,
     },
     ...fields,
@@ -78,6 +79,12 @@ const reportArb: fc.Arbitrary<PeerReport> = fc.record({
   request: fc.option(requestArb, { nil: null }),
   ack: fc.option(fc.maxSafeNat(), { nil: null }),
   leaving: fc.boolean(),
+  firmware: fc.option(fc.record({
+    version: shortText,
+    type: fc.constantFrom('lts', 'feature', 'factory'),
+    haMin: fc.integer({ min: 1, max: 1000 }),
+    haMax: fc.integer({ min: 1, max: 1000 }),
+  }, plain), { nil: null }),
 }, plain);
 
 /** Valid heartbeats whose encoding fits in MAX_DATAGRAM_BYTES. */

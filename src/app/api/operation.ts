@@ -1,0 +1,72 @@
+/**
+ * An operator operation, declared once: its route, who may call it, the zod schemas of its input
+ * and output, and the application-layer call it makes. The control socket (local root), the HTTPS
+ * API, the CLI (through either) and the web console all go through this one table
+ * (operations.ts), so no action exists twice and the OpenAPI document is generated from the same
+ * schemas the server checks.
+ *
+ * Errors: a handler throws OpError (status + messages); the reply is `{ ok: false, messages }`
+ * like every refused action. Long operations stream their progress: one JSON object per line
+ * (`application/x-ndjson`), `{ "progress": "…" }` lines then `{ "result": … }` or
+ * `{ "error": { status, messages } }` — the same text the node log gets.
+ */
+import type { Readable } from 'node:stream';
+import type { z } from 'zod';
+
+/** `read`: any signed-in user (viewer or admin); `change`: admins (and root on the control socket). */
+export type Access = 'read' | 'change';
+
+export interface Caller {
+  /** `root` on the control socket; the user name or token name over HTTPS. */
+  readonly user: string;
+  readonly role: 'root' | 'admin' | 'viewer';
+  /** Where the request came from (`control socket`, or the client address). */
+  readonly from: string;
+}
+
+export interface OpInput<P, Q, B> {
+  readonly params: P;
+  readonly query: Q;
+  readonly body: B;
+  /** The request body as a byte stream, for `upload` operations (never buffered whole). */
+  readonly upload: Readable | null;
+  /** Sends one progress line to the caller (`progress` operations; a no-op otherwise). */
+  readonly progress: (line: string) => void;
+  readonly caller: Caller;
+}
+
+export interface Operation<A, P = undefined, Q = undefined, B = undefined, R = unknown> {
+  /** The OpenAPI operationId, and the name the CLI parity test compares. */
+  readonly id: string;
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Fastify form: `/firmware/:slot/test`. */
+  readonly path: string;
+  readonly summary: string;
+  readonly access: Access;
+  readonly params?: z.ZodType<P>;
+  readonly query?: z.ZodType<Q>;
+  readonly body?: z.ZodType<B>;
+  /** The body is a raw byte stream (application/octet-stream). */
+  readonly upload?: boolean;
+  /** The reply streams progress lines before the result. */
+  readonly progress?: boolean;
+  readonly reply: z.ZodType<R>;
+  readonly run: (app: A, input: OpInput<P, Q, B>) => R | Promise<R>;
+}
+
+/** Declares an operation, inferring its types from the schemas. */
+export function operation<A, P = undefined, Q = undefined, B = undefined, R = unknown>(o: Operation<A, P, Q, B, R>): Operation<A, P, Q, B, R> {
+  return o;
+}
+
+/** A refusal with the HTTP status it maps to and what to tell the operator. */
+export class OpError extends Error {
+  constructor(readonly status: number, readonly messages: readonly string[]) {
+    super(messages.join('; '));
+    this.name = 'OpError';
+  }
+}
+
+export const refuse = (status: number, ...messages: string[]): never => {
+  throw new OpError(status, messages);
+};

@@ -1,0 +1,110 @@
+/**
+ * Serves the operations table (operation.ts) with Fastify, on any transport: the control socket
+ * (a unix socket, root only) and the HTTPS API differ only in how the caller is authenticated.
+ * Input is checked with the operation's zod schemas before the handler runs; a refusal changes
+ * nothing and says which field and why.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { Readable } from 'node:stream';
+import type { z } from 'zod';
+import { OpError, type Caller, type Operation } from './operation.js';
+
+// The table holds operations of many input and output types; each is checked by its own schemas.
+export type AnyOperation<A> = Operation<A, unknown, unknown, unknown>;
+
+export interface ServeOptions<A> {
+  readonly app: A;
+  readonly operations: readonly AnyOperation<A>[];
+  /** The caller of a request, or an OpError (401: not signed in, 403: not allowed). */
+  readonly authenticate: (req: FastifyRequest) => Caller | Promise<Caller>;
+  /** Largest JSON body; uploads stream and are bounded by what they carry. */
+  readonly bodyLimit?: number;
+  /** Prefix of every operation's path (the HTTPS API serves them under /api). */
+  readonly prefix?: string;
+  /** Extra Fastify options (e.g. https). */
+  readonly fastify?: FastifyServerOptions & Record<string, unknown>;
+  /** Called after each change operation (the audit log): who, from where, what, and how it ended. */
+  readonly audit?: (entry: { readonly caller: Caller; readonly op: string; readonly ok: boolean; readonly detail: string }) => void;
+}
+
+const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+export function buildServer<A>(opts: ServeOptions<A>): FastifyInstance {
+  const server = Fastify({ bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, logger: false, ...opts.fastify });
+  // Uploads reach their handler as the request stream itself: never buffered, never parsed.
+  server.addContentTypeParser('application/octet-stream', (_req, payload, done) => { done(null, payload); });
+  server.setErrorHandler((err: { statusCode?: number; message: string; code?: string }, _req, reply) => {
+    const status = err.statusCode ?? 500;
+    const message = err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+      ? `the request body is not valid JSON: ${err.message}`
+      : err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `the request body is larger than ${String(opts.bodyLimit ?? DEFAULT_BODY_LIMIT)} bytes` : err.message;
+    void reply.code(status).send({ ok: false, messages: [message] });
+  });
+  server.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ ok: false, messages: [`no such endpoint: ${req.method} ${req.url}`] });
+  });
+  for (const op of opts.operations) {
+    server.route({
+      method: op.method,
+      url: `${opts.prefix ?? ''}${op.path}`,
+      handler: (req, reply) => handle(opts, op, req, reply),
+    });
+  }
+  return server;
+}
+
+async function handle<A>(opts: ServeOptions<A>, op: AnyOperation<A>, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  let caller: Caller | null = null;
+  try {
+    caller = await opts.authenticate(req);
+    if (op.access === 'change' && caller.role === 'viewer') throw new OpError(403, [`${caller.user} is a viewer: ${op.summary.toLowerCase()} needs an admin`]);
+    if (op.upload === true && req.headers['content-type'] !== 'application/octet-stream') {
+      throw new OpError(415, ['send the file as application/octet-stream']);
+    }
+    const params = check(op.params, req.params, 'path');
+    const query = check(op.query, req.query, 'query');
+    const body = op.upload === true ? undefined : check(op.body, req.body ?? {}, 'body');
+    const upload = op.upload === true ? req.body as Readable : null;
+    const who = caller;
+    if (op.progress === true) { await streamed(opts, op, reply, who, { params, query, body, upload, caller: who }); return; }
+    const result = await op.run(opts.app, { params, query, body, upload, caller: who, progress: () => { /* not streamed */ } });
+    audit(opts, op, who, true, '');
+    return await reply.send(result);
+  } catch (err) {
+    const e = err instanceof OpError ? err : new OpError(500, [(err as Error).message]);
+    if (caller !== null) audit(opts, op, caller, false, e.messages.join('; '));
+    return reply.code(e.status).send({ ok: false, messages: e.messages });
+  }
+}
+
+/** Progress lines as they happen, then the result: one JSON object per line. */
+async function streamed<A>(
+  opts: ServeOptions<A>, op: AnyOperation<A>, reply: FastifyReply, caller: Caller,
+  input: { params: unknown; query: unknown; body: unknown; upload: Readable | null; caller: Caller },
+): Promise<void> {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  const line = (v: unknown): void => { if (!raw.writableEnded) raw.write(`${JSON.stringify(v)}\n`); };
+  try {
+    const result = await op.run(opts.app, { ...input, progress: (text) => { line({ progress: text }); } });
+    line({ result });
+    audit(opts, op, caller, true, '');
+  } catch (err) {
+    const e = err instanceof OpError ? err : new OpError(500, [(err as Error).message]);
+    line({ error: { status: e.status, messages: e.messages } });
+    audit(opts, op, caller, false, e.messages.join('; '));
+  }
+  raw.end();
+}
+
+function audit<A>(opts: ServeOptions<A>, op: AnyOperation<A>, caller: Caller, ok: boolean, detail: string): void {
+  if (op.access === 'change') opts.audit?.({ caller, op: op.id, ok, detail });
+}
+
+function check(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
+  if (schema === undefined) return undefined;
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw new OpError(400, r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : where}: ${i.message}`));
+}
