@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { hmacSha256, randomBootId } from '../adapters/crypto/hmac.js';
-import { startControlServer } from '../adapters/control/server.js';
 import { CONTROL_SOCKET, type ActionReply, type ControlAction } from '../adapters/control/protocol.js';
 import { runHook } from '../adapters/hooks/run-hook.js';
 import { openIcmpProber, type IcmpProber } from '../adapters/icmp/prober.js';
@@ -17,6 +16,9 @@ import { ensureDir, readJson, writeJsonAtomic } from '../adapters/state/store.js
 import { openHeartbeatTransport, type HeartbeatTransport } from '../adapters/udp/heartbeats.js';
 import { SyncService } from './sync/service.js';
 import { FirmwareDir } from '../adapters/firmware/slots.js';
+import { startControlSocket } from './api/control-socket.js';
+import { OPERATIONS } from './api/operations.js';
+import type { NodeApp } from './node-app.js';
 import { identityOf, runningFirmware } from './firmware/identity.js';
 import { installReplicatedConfig, publishConfig, REPLICATED_CONFIG } from './sync/config-follow.js';
 import { syncRoots } from './sync/roots.js';
@@ -203,13 +205,13 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   sync.observe(started.state);
   const ticker = setInterval(() => { feed({ kind: 'tick', at: instant() }); }, core.timing.tickMs);
 
-  const control = await startControlServer(join(self.stateDir, CONTROL_SOCKET), {
+  const app: NodeApp = {
     status: () => {
       if (state === null) return null;
       const s = describeNode(state, performance.now());
       return { ...s, sync: { ...s.sync, ...sync.status() } };
     },
-    action: async (a) => {
+    act: async (a) => {
       if (a.type === 'reload') return reload();
       if (a.type === 'barrier') {
         const r = await sync.barrier(a.timeout_ms);
@@ -217,7 +219,8 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
       }
       return operate(a);
     },
-  });
+  };
+  const control = await startControlSocket(join(self.stateDir, CONTROL_SOCKET), app, OPERATIONS);
 
   /** What the node said while carrying out an operator's request: its log lines. */
   const said = (effects: readonly Effect[]): string[] =>
@@ -256,7 +259,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     vips.close();
     transport.close();
     prober.close();
-    control.close();
+    void control.close();
     void sync.close();
     state = null;
     log.log('info', 'exit', 'stopped');

@@ -1,11 +1,27 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { controlRequest, sendAction } from './client.js';
-import type { ControlAction } from './protocol.js';
-import { startControlServer } from './server.js';
+import { controlRequest, sendAction } from '../../adapters/control/client.js';
+import type { ControlAction } from '../../adapters/control/protocol.js';
+import type { NodeApp, StatusView } from '../node-app.js';
+import { startControlSocket } from './control-socket.js';
+import { OPERATIONS } from './operations.js';
+
+/** A POST /action with a raw body, for what the client would never send. */
+function postRaw(socketPath: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method: 'POST', path: '/action', headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => { text += c.toString('utf8'); });
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: text }); });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 describe('control socket', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-control-'));
@@ -14,10 +30,11 @@ describe('control socket', () => {
   it('serves the status and actions, refuses a malformed action with the field and changes nothing', async () => {
     const socket = join(dir, 'control.sock');
     const seen: ControlAction[] = [];
-    const server = await startControlServer(socket, {
-      status: () => ({ role: 'primary' }),
-      action: (a) => { seen.push(a); return { ok: true, messages: [`did ${a.type}`] }; },
-    });
+    const app: NodeApp = {
+      status: () => ({ role: 'primary' }) as unknown as StatusView,
+      act: (a) => { seen.push(a); return Promise.resolve({ ok: true, messages: [`did ${a.type}`] }); },
+    };
+    const server = await startControlSocket(socket, app, OPERATIONS);
     try {
       assert.equal(statSync(socket).mode & 0o777, 0o600);
       assert.deepEqual((await controlRequest(socket, 'GET', '/status')).body, { role: 'primary' });
@@ -27,9 +44,12 @@ describe('control socket', () => {
       assert.match(JSON.stringify(bad.body), /target/);
       const unknown = await controlRequest(socket, 'POST', '/action', { type: 'format-disk' });
       assert.equal(unknown.status, 400);
+      const notJson = await postRaw(socket, '{"type":');
+      assert.equal(notJson.status, 400);
+      assert.match(notJson.body, /not valid JSON/);
       assert.deepEqual(seen, [{ type: 'takeover', force: true }]);
     } finally {
-      server.close();
+      await server.close();
     }
   });
 

@@ -1,0 +1,19 @@
+/**
+ * The application layer of a running node: every operator operation, once. The daemon
+ * (node-daemon.ts) builds it from its services; the operations table (api/operations.ts) maps
+ * the control socket's and the HTTPS API's routes onto it, so the CLI, the API and the web
+ * console all reach the same code.
+ */
+import type { ActionReply, ControlAction } from '../adapters/control/protocol.js';
+import type { NodeStatus } from '../core/ha/status.js';
+import type { ReplicationStatus } from './sync/service.js';
+
+/** `tandem status --json`: the HA core's view with the replication details. */
+export type StatusView = Omit<NodeStatus, 'sync'> & { readonly sync: NodeStatus['sync'] & ReplicationStatus };
+
+export interface NodeApp {
+  /** Null while the daemon starts or stops. */
+  status(): StatusView | null;
+  /** The HA actions (takeover, reboot, cluster actions, reload, barrier). */
+  act(action: ControlAction): Promise<ActionReply>;
+}
