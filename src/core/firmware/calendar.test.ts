@@ -86,7 +86,7 @@ describe('addMonths and addYears: clamped to the end of the target month', () =>
     { date: '2028-02-29', n: -4, expected: '2024-02-29', why: 'backwards' },
   ];
   for (const row of years) {
-    it(`${row.date} + ${row.n} years = ${row.expected}: ${row.why}`, () => {
+    it(`${row.date} ${row.n >= 0 ? '+' : '−'} ${Math.abs(row.n)} years = ${row.expected}: ${row.why}`, () => {
       assert.equal(addYears(row.date, row.n), row.expected);
     });
   }
