@@ -1,18 +1,25 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { Document, isMap, parseDocument } from 'yaml';
 import { migrateConfig, type Edit, type JsonMapping, type JsonValue } from './migrate.js';
 import type { Migration, MigrationStep } from './types.js';
 
-/** The tiny applier the shell's YAML one mirrors: set creates missing mappings, delete removes a key. */
+const isPlainMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The tiny applier the edits promise to work with: every key before the last one of a path is
+ * an existing mapping (nothing is created on the way), set replaces, delete removes an existing key.
+ */
 function applyEdits(doc: unknown, edits: readonly Edit[]): unknown {
   const root = structuredClone(doc) as Record<string, unknown>;
   for (const e of edits) {
     let node = root;
     const keys = e.path.map(String);
     for (const k of keys.slice(0, -1)) {
-      node[k] ??= {};
-      node = node[k] as Record<string, unknown>;
+      const next = node[k];
+      assert.ok(isPlainMapping(next), `${e.op} ${keys.join('.')}: ${k} is not a mapping`);
+      node = next;
     }
     const last = keys.at(-1)!;
     if (e.op === 'set') node[last] = structuredClone(e.value);
@@ -22,6 +29,14 @@ function applyEdits(doc: unknown, edits: readonly Edit[]): unknown {
     }
   }
   return root;
+}
+
+/** What the shell does: the edits on a YAML Document, with yaml's own setIn and deleteIn. */
+function applyToYaml(doc: Document, edits: readonly Edit[]): void {
+  for (const e of edits) {
+    if (e.op === 'set') doc.setIn(e.path, doc.createNode(e.value));
+    else assert.ok(doc.deleteIn(e.path), `delete ${e.path.join('.')}: no such key`);
+  }
 }
 
 /** One migration 1 → 2 made of `steps`. */
@@ -63,8 +78,16 @@ describe('migrateConfig: rename', () => {
   const rows: readonly Row[] = [
     { name: 'a top-level key', doc: { a: 1, z: 0 }, steps: [{ op: 'rename', from: 'a', to: 'b' }],
       result: { z: 0, b: 1 }, edits: [{ op: 'set', path: ['b'], value: 1 }, { op: 'delete', path: ['a'] }] },
-    { name: 'into a mapping that does not exist yet: created', doc: { a: { x: 1 } }, steps: [{ op: 'rename', from: 'a.x', to: 'c.y' }],
-      result: { a: {}, c: { y: 1 } }, edits: [{ op: 'set', path: ['c', 'y'], value: 1 }, { op: 'delete', path: ['a', 'x'] }] },
+    { name: 'into a mapping that does not exist yet: the mapping is set', doc: { a: { x: 1 } }, steps: [{ op: 'rename', from: 'a.x', to: 'c.y' }],
+      result: { a: {}, c: { y: 1 } }, edits: [{ op: 'set', path: ['c'], value: { y: 1 } }, { op: 'delete', path: ['a', 'x'] }] },
+    { name: 'into an empty section (null): the null becomes a mapping', doc: { a: 1, b: null }, steps: [{ op: 'rename', from: 'a', to: 'b.c.d' }],
+      result: { b: { c: { d: 1 } } }, edits: [{ op: 'set', path: ['b'], value: { c: { d: 1 } } }, { op: 'delete', path: ['a'] }] },
+    { name: 'several keys into one new mapping: set once, then added to', doc: { a: { x: 1, y: 2 } }, steps: [{ op: 'rename', from: 'a.*', to: 'b.*' }],
+      result: { a: {}, b: { x: 1, y: 2 } },
+      edits: [
+        { op: 'set', path: ['b'], value: { x: 1 } }, { op: 'delete', path: ['a', 'x'] },
+        { op: 'set', path: ['b', 'y'], value: 2 }, { op: 'delete', path: ['a', 'y'] },
+      ] },
     { name: 'a whole subtree', doc: { sync: { port: 7788, peers: ['a', 'b'] } }, steps: [{ op: 'rename', from: 'sync', to: 'replication' }],
       result: { replication: { port: 7788, peers: ['a', 'b'] } } },
     { name: 'a null value is a value: moved', doc: { a: null }, steps: [{ op: 'rename', from: 'a', to: 'b' }], result: { b: null } },
@@ -94,8 +117,12 @@ describe('migrateConfig: rename', () => {
       reason: `${ctx('rename a → b.c')}a: cannot rename to b.c: b is the string "s", not a mapping` },
     { name: 'the source path crosses a list', doc: { nodes: [{ foo: 1 }] }, steps: [{ op: 'rename', from: 'nodes.*.foo', to: 'nodes.*.bar' }],
       reason: `${ctx('rename nodes.*.foo → nodes.*.bar')}nodes is a list, not a mapping` },
-    { name: 'the source path crosses null', doc: { nodes: { a: null } }, steps: [{ op: 'rename', from: 'nodes.*.foo', to: 'nodes.*.bar' }],
-      reason: /nodes\.a is null, not a mapping$/ },
+    { name: 'the source path crosses null (an empty mapping): nothing to do', doc: { nodes: { a: null } },
+      steps: [{ op: 'rename', from: 'nodes.*.foo', to: 'nodes.*.bar' }], result: { nodes: { a: null } }, edits: [] },
+    { name: '* over null: nothing to do', doc: { nodes: null }, steps: [{ op: 'rename', from: 'nodes.*.foo', to: 'nodes.*.bar' }],
+      result: { nodes: null }, edits: [] },
+    { name: 'the destination path crosses a list', doc: { a: 1, b: [{ c: 0 }] }, steps: [{ op: 'rename', from: 'a', to: 'b.c' }],
+      reason: `${ctx('rename a → b.c')}a: cannot rename to b.c: b is a list, not a mapping` },
     { name: 'into itself: refused', doc: { a: { b: 1 } }, steps: [{ op: 'rename', from: 'a', to: 'a.c' }],
       reason: /a: cannot rename to a\.c: one path contains the other$/ },
     { name: 'out of itself onto its parent: refused', doc: { a: { b: 1 } }, steps: [{ op: 'rename', from: 'a.b', to: 'a' }],
@@ -115,7 +142,9 @@ describe('migrateConfig: remove', () => {
       result: { nodes: { a: { keep: 1 }, b: { keep: 2 } } }, edits: [{ op: 'delete', path: ['nodes', 'a', 'legacy'] }] },
     { name: 'a final *: every key of the mapping', doc: { cache: { x: 1, y: { z: 2 } } }, steps: [{ op: 'remove', path: 'cache.*' }],
       result: { cache: {} }, edits: [{ op: 'delete', path: ['cache', 'x'] }, { op: 'delete', path: ['cache', 'y'] }] },
-    { name: 'through null: refused', doc: { a: null }, steps: [{ op: 'remove', path: 'a.b' }], reason: `${ctx('remove a.b')}a is null, not a mapping` },
+    { name: 'through null (an empty section): nothing to do', doc: { a: null }, steps: [{ op: 'remove', path: 'a.b' }], result: { a: null }, edits: [] },
+    { name: 'null itself is a value: removed', doc: { a: null, b: 1 }, steps: [{ op: 'remove', path: 'a' }], result: { b: 1 }, edits: [{ op: 'delete', path: ['a'] }] },
+    { name: 'through a list: refused', doc: { a: [{ b: 1 }] }, steps: [{ op: 'remove', path: 'a.b' }], reason: `${ctx('remove a.b')}a is a list, not a mapping` },
     { name: 'through a number under *: refused', doc: { nodes: { a: {}, b: 3 } }, steps: [{ op: 'remove', path: 'nodes.*.x' }],
       reason: /nodes\.b is the number 3, not a mapping$/ },
   ];
@@ -128,8 +157,17 @@ describe('migrateConfig: set-default', () => {
       edits: [{ op: 'set', path: ['b'], value: true }] },
     { name: 'present: kept', doc: { b: false }, steps: [{ op: 'set-default', path: 'b', value: true }], result: { b: false }, edits: [] },
     { name: 'present as null: kept (the key exists)', doc: { b: null }, steps: [{ op: 'set-default', path: 'b', value: true }], result: { b: null }, edits: [] },
-    { name: 'missing mappings on the way are created', doc: {}, steps: [{ op: 'set-default', path: 'sync.limits.rate', value: '10M' }],
-      result: { sync: { limits: { rate: '10M' } } }, edits: [{ op: 'set', path: ['sync', 'limits', 'rate'], value: '10M' }] },
+    { name: 'missing mappings on the way: the first missing one is set', doc: { sync: {} }, steps: [{ op: 'set-default', path: 'sync.limits.rate', value: '10M' }],
+      result: { sync: { limits: { rate: '10M' } } }, edits: [{ op: 'set', path: ['sync', 'limits'], value: { rate: '10M' } }] },
+    { name: 'an empty section (`sync:`, null) takes the key: the null becomes a mapping', doc: { sync: null, z: 1 },
+      steps: [{ op: 'set-default', path: 'sync.port', value: 7788 }],
+      result: { sync: { port: 7788 }, z: 1 }, edits: [{ op: 'set', path: ['sync'], value: { port: 7788 } }] },
+    { name: 'null deeper on the way', doc: { sync: { limits: null } }, steps: [{ op: 'set-default', path: 'sync.limits.rate', value: 1 }],
+      result: { sync: { limits: { rate: 1 } } }, edits: [{ op: 'set', path: ['sync', 'limits'], value: { rate: 1 } }] },
+    { name: 'two defaults into one missing section: set, then added to', doc: {},
+      steps: [{ op: 'set-default', path: 'sync.port', value: 7788 }, { op: 'set-default', path: 'sync.rate', value: 10 }],
+      result: { sync: { port: 7788, rate: 10 } },
+      edits: [{ op: 'set', path: ['sync'], value: { port: 7788 } }, { op: 'set', path: ['sync', 'rate'], value: 10 }] },
     { name: 'with *: in every node without it', doc: { nodes: { a: {}, b: { weight: 2 } } }, steps: [{ op: 'set-default', path: 'nodes.*.weight', value: 1 }],
       result: { nodes: { a: { weight: 1 }, b: { weight: 2 } } }, edits: [{ op: 'set', path: ['nodes', 'a', 'weight'], value: 1 }] },
     { name: 'with *, a missing literal mapping below it is created', doc: { nodes: { a: {}, b: { sync: { port: 1 } } } },
@@ -137,6 +175,11 @@ describe('migrateConfig: set-default', () => {
       result: { nodes: { a: { sync: { port: 7788 } }, b: { sync: { port: 1 } } } } },
     { name: '* over a missing mapping: nothing (no node is invented)', doc: {}, steps: [{ op: 'set-default', path: 'nodes.*.weight', value: 1 }],
       result: {}, edits: [] },
+    { name: '* over null: nothing', doc: { nodes: null }, steps: [{ op: 'set-default', path: 'nodes.*.weight', value: 1 }],
+      result: { nodes: null }, edits: [] },
+    { name: 'with *, null under it: that node takes the key', doc: { nodes: { a: null, b: {} } }, steps: [{ op: 'set-default', path: 'nodes.*.weight', value: 1 }],
+      result: { nodes: { a: { weight: 1 }, b: { weight: 1 } } },
+      edits: [{ op: 'set', path: ['nodes', 'a'], value: { weight: 1 } }, { op: 'set', path: ['nodes', 'b', 'weight'], value: 1 }] },
     { name: 'a mapping value', doc: {}, steps: [{ op: 'set-default', path: 'hooks', value: { timeout_ms: 5000, on_primary: null } }],
       result: { hooks: { timeout_ms: 5000, on_primary: null } } },
     { name: 'through a string: refused', doc: { nodes: { a: 'x' } }, steps: [{ op: 'set-default', path: 'nodes.*.weight', value: 1 }],
@@ -336,6 +379,12 @@ describe('migrateConfig: properties', () => {
       }
       migrated++;
       assert.deepEqual(applyEdits(doc, r.edits), r.doc);
+      // Key order too: the shell writes the keys in the order the edits leave them.
+      assert.equal(JSON.stringify(applyEdits(doc, r.edits)), JSON.stringify(r.doc));
+      // And yaml's own setIn / deleteIn accept every edit and reach the same document.
+      const yaml = new Document(doc);
+      applyToYaml(yaml, r.edits);
+      assert.deepEqual(yaml.toJS(), r.doc);
       assert.equal(r.doc.schema, 3);
       assert.deepEqual(r.edits.at(-1), { op: 'set', path: ['schema'], value: 3 });
       assert.deepEqual(r.applied, migrations);
@@ -345,5 +394,42 @@ describe('migrateConfig: properties', () => {
     }), { numRuns: 1000 });
     // Both outcomes are exercised, most runs migrate.
     assert.ok(migrated > 500 && refused > 10, `${migrated} migrated, ${refused} refused`);
+  });
+});
+
+describe('migrateConfig: the edits on the operator\'s YAML file', () => {
+  const text = [
+    '# Tandem cluster lab',
+    'cluster:',
+    '  name: lab   # both nodes agree',
+    'sync:         # defaults',
+    'nodes:',
+    '  a:',
+    '    # the uplink',
+    '    interfaces: { ext0: { address: 192.0.2.11/24, next_hop: 192.0.2.1 } }',
+    '  b:',
+    '    interfaces: { ext0: { address: 192.0.2.12/24, next_hop: 192.0.2.1 } }',
+    '',
+  ].join('\n');
+  const migrations: Migration[] = [{
+    from: 1, to: 2, description: 'gateways and a sync port',
+    steps: [
+      { op: 'rename', from: 'nodes.*.interfaces.*.next_hop', to: 'nodes.*.interfaces.*.gateway' },
+      { op: 'set-default', path: 'sync.port', value: 7788 },
+      { op: 'remove', path: 'cluster.legacy' },
+    ],
+  }];
+
+  it('yaml\'s setIn / deleteIn reach the migrated document and keep the comments', () => {
+    const yaml = parseDocument(text);
+    const r = migrateConfig(yaml.toJS(), 2, migrations);
+    assert.ok(r.ok, r.ok ? '' : r.reason);
+    applyToYaml(yaml, r.edits);
+    assert.deepEqual(yaml.toJS(), r.doc);
+    const out = yaml.toString();
+    for (const comment of ['# Tandem cluster lab', '# both nodes agree', '# the uplink']) assert.ok(out.includes(comment), out);
+    assert.ok(isMap(yaml.getIn(['sync'])));
+    assert.match(out, /gateway: 192\.0\.2\.1/);
+    assert.match(out, /^schema: 2$/m);
   });
 });

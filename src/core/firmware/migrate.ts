@@ -18,8 +18,14 @@
  * - A `*` ranges over the keys that exist; a missing key on a path means "nothing to do" for
  *   rename and remove, while set-default creates the missing literal mappings on its way (a new
  *   required `sync.port` appears even where `sync` was absent) — but never under a `*`.
- * - Every path goes through mappings only: a list, a scalar or null where a path needs a mapping
- *   is a reason to refuse (the document does not have the shape the migration was written for).
+ * - null where a path needs a mapping reads as an empty mapping: the configuration lets an
+ *   operator leave a section empty (`sync:`) to take its defaults, and YAML reads that as null.
+ *   So there is nothing to rename or remove under it, and a key set under it (set-default, a
+ *   rename's destination) replaces the null by a mapping holding that key. A refusal there would
+ *   fail a firmware upgrade on a configuration the running firmware accepts.
+ * - Otherwise every path goes through mappings only: a list or a scalar where a path needs a
+ *   mapping is a reason to refuse (the document does not have the shape the migration was
+ *   written for).
  * - rename refuses to overwrite: an existing destination is a reason, as is a destination
  *   inside the source or the other way round. The moved key is added at the end of its new
  *   mapping (as YAML's setIn adds it).
@@ -35,9 +41,13 @@ export type JsonMapping = { [key: string]: JsonValue };
 export type EditPath = readonly (string | number)[];
 
 /**
- * One change to the document. `set` puts `value` at `path`, replacing what was there and
- * creating the missing mappings on the way (as YAML's Document.setIn does); `delete` removes
- * the key at `path`, which exists. The paths migrateConfig produces hold mapping keys only.
+ * One change to the document. `set` puts `value` at `path`, replacing what was there; `delete`
+ * removes the key at `path`, which exists. In both, everything before the last key of `path`
+ * exists and is a mapping when the edit is applied (after the edits before it): where a key is
+ * to be set under a missing or null mapping, the edit sets the first missing or null one to a
+ * mapping holding the rest. So the shell's applier is Document.setIn / deleteIn as they are,
+ * which refuse to go through a null scalar. The paths migrateConfig produces hold mapping keys
+ * only (the number in the type is for list positions, which it never produces).
  */
 export type Edit =
   | { readonly op: 'set'; readonly path: EditPath; readonly value: JsonValue }
@@ -124,18 +134,38 @@ function applyEdit(root: JsonMapping, edit: Edit): void {
   let node = root;
   for (const key of keys.slice(0, -1)) {
     const next = own(node, key);
-    if (next === undefined && edit.op === 'set') {
-      const created: JsonMapping = {};
-      defineKey(node, key, created);
-      node = created;
-    } else if (isMapping(next)) {
-      node = next;
-    } else {
-      throw new Error(`edit ${edit.op} ${keys.join('.')}: ${key} is ${kindOf(next)}`); // the planner checked: a bug
-    }
+    // The planner makes every edit's parent a mapping (see Edit): anything else is a bug here.
+    if (!isMapping(next)) throw new Error(`edit ${edit.op} ${keys.join('.')}: ${key} is ${kindOf(next)}`);
+    node = next;
   }
   if (edit.op === 'set') defineKey(node, last, clone(edit.value));
-  else Reflect.deleteProperty(node, last);
+  else if (Object.hasOwn(node, last)) Reflect.deleteProperty(node, last);
+  else throw new Error(`edit delete ${keys.join('.')}: no such key`);
+}
+
+/**
+ * The edit that sets `path` to `value` in `root`: at `path` itself when its parent mapping
+ * exists, otherwise at the first missing or null mapping on the way, set to the nested mappings
+ * that lead to `value` (the caller has checked that nothing on the way is a list or a scalar).
+ */
+function setEdit(root: JsonMapping, path: readonly string[], value: JsonValue): Edit {
+  let node = root;
+  for (let i = 0; i < path.length - 1; i++) {
+    const key = path[i] ?? '';
+    const next = own(node, key);
+    if (next === undefined || next === null) {
+      let nested = value;
+      for (const k of path.slice(i + 1).reverse()) {
+        const m: JsonMapping = {};
+        defineKey(m, k, nested);
+        nested = m;
+      }
+      return { op: 'set', path: path.slice(0, i + 1), value: nested };
+    }
+    if (!isMapping(next)) throw new Error(`set ${path.join('.')}: ${key} is ${kindOf(next)}`); // checked by the caller: a bug
+    node = next;
+  }
+  return { op: 'set', path, value };
 }
 
 // ————— paths —————
@@ -152,7 +182,8 @@ class Refusal extends Error {}
 /**
  * The concrete paths `pattern` matches in `root`. `existing`: only keys that exist (rename,
  * remove). `creating`: the last segment and missing literal mappings on the way are allowed
- * (set-default). Throws a Refusal where the path needs a mapping and finds something else.
+ * (set-default). null on the way is an empty mapping (see the module comment). Throws a
+ * Refusal where the path needs a mapping and finds a list or a scalar.
  */
 function expand(root: JsonMapping, pattern: readonly string[], mode: 'existing' | 'creating'): Match[] {
   const matches: Match[] = [];
@@ -162,8 +193,8 @@ function expand(root: JsonMapping, pattern: readonly string[], mode: 'existing' 
       if (node !== undefined || mode === 'creating') matches.push({ path, bindings });
       return;
     }
-    if (node === undefined) {
-      // A missing mapping: nothing under it exists; set-default creates it unless a `*` must range over it.
+    if (node === undefined || node === null) {
+      // A missing or empty mapping: nothing under it exists; set-default creates it unless a `*` must range over it.
       if (mode === 'creating' && !pattern.slice(i).includes('*')) walk(undefined, i + 1, [...path, segment], bindings);
       return;
     }
@@ -180,9 +211,11 @@ function expand(root: JsonMapping, pattern: readonly string[], mode: 'existing' 
 
 type Lookup = { readonly kind: 'value'; readonly value: JsonValue } | { readonly kind: 'absent' } | { readonly kind: 'blocked'; readonly at: readonly string[]; readonly found: JsonValue };
 
+/** What is at `path`; null on the way is an empty mapping, so what is under it is absent. */
 function lookup(root: JsonMapping, path: readonly string[]): Lookup {
   let node: JsonValue = root;
   for (let i = 0; i < path.length; i++) {
+    if (node === null) return { kind: 'absent' };
     if (!isMapping(node)) return { kind: 'blocked', at: path.slice(0, i), found: node };
     const next = own(node, path[i] ?? '');
     if (next === undefined) return { kind: 'absent' };
@@ -259,7 +292,7 @@ function runStep(doc: JsonMapping, step: MigrationStep, edits: Edit[]): void {
       return;
     case 'set-default':
       for (const m of expand(doc, step.path.split('.'), 'creating')) {
-        if (lookup(doc, m.path).kind === 'absent') edit({ op: 'set', path: m.path, value: clone(step.value as JsonValue) });
+        if (lookup(doc, m.path).kind === 'absent') edit(setEdit(doc, m.path, clone(step.value as JsonValue)));
       }
       return;
     case 'rename': {
@@ -278,7 +311,7 @@ function runStep(doc: JsonMapping, step: MigrationStep, edits: Edit[]): void {
         if (target.kind === 'blocked') {
           throw new Refusal(`${from}: cannot rename to ${show(dest)}: ${show(target.at)} is ${kindOf(target.found)}, not a mapping`);
         }
-        edit({ op: 'set', path: dest, value: clone(source.value) });
+        edit(setEdit(doc, dest, clone(source.value)));
         edit({ op: 'delete', path: m.path });
       }
       return;
