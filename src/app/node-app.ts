@@ -6,6 +6,7 @@
  */
 import type { ActionReply, ControlAction } from '../adapters/control/protocol.js';
 import type { NodeStatus } from '../core/ha/status.js';
+import type { FirmwareService } from './firmware/service.js';
 import type { ReplicationStatus } from './sync/service.js';
 
 /** `tandem status --json`: the HA core's view with the replication details. */
@@ -16,4 +17,6 @@ export interface NodeApp {
   status(): StatusView | null;
   /** The HA actions (takeover, reboot, cluster actions, reload, barrier). */
   act(action: ControlAction): Promise<ActionReply>;
+  /** Slots, upload, notes, Test, After reboot, delete, Version details. */
+  readonly firmware: FirmwareService;
 }

@@ -129,6 +129,26 @@ withTarget(cluster.command('clear-flap-hold'))
   .description('re-enable next-hop switching held by the flap limiter')
   .action((t: Target) => act(t, { type: 'clear-flap-hold' }));
 
+const configCmd = program.command('config').description('the configuration file: check, migrate (SPEC §4–5)');
+withTarget(configCmd.command('check'))
+  .description("validate the configuration file as this firmware reads it (older schemas migrated in memory); nothing is written")
+  .option('--json', 'machine-readable output')
+  .action(async (t: Target & { json?: boolean }) => {
+    const { checkConfigFile } = await import('../app/config-tools.js');
+    const r = checkConfigFile(t.config, t.node);
+    if (t.json === true) console.log(JSON.stringify(r, null, 2));
+    else console.log(r.ok ? `ok: ${r.summary}` : r.errors.join('\n'));
+    if (!r.ok) process.exit(1);
+  });
+withTarget(configCmd.command('migrate'))
+  .description('rewrite the configuration file in the schema this firmware reads (comments kept; atomic)')
+  .action(async (t: Target) => {
+    const { migrateConfigFile } = await import('../app/config-tools.js');
+    const r = migrateConfigFile(t.config, t.node);
+    if (!r.ok) fail(r.errors.join('\n'));
+    console.log(r.summary);
+  });
+
 program
   .command('simulate')
   .description('run the HA core on a simulated two-node network and narrate what it decides')

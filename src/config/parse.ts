@@ -9,7 +9,8 @@ import { checkDocument } from './check.js';
 import { formatIpv4, parseBareIpv4, parseCidr } from './ipv4.js';
 import { configSchema, DEFAULTS, fieldPath, schemaErrors, type RawConfig } from './schema.js';
 import type { ConfigError, ConfigResult, InterfaceConfig, NodeConfig, TandemConfig } from './types.js';
-import { CONFIG_SCHEMA } from '../core/compat.js';
+import { CONFIG_MIGRATIONS, CONFIG_SCHEMA } from '../core/compat.js';
+import { migrateConfig } from '../core/firmware/migrate.js';
 
 /** The document's `schema` (1 when absent); anything else is left for the schema check to refuse. */
 export function schemaOf(raw: unknown): unknown {
@@ -46,6 +47,12 @@ export function parseConfig(text: string, file: string): ConfigResult {
   if (typeof version === 'number' && version > CONFIG_SCHEMA) {
     // Written by a newer firmware: nothing else in it can be judged by this one.
     return fail([{ file: path, field: 'schema', reason: `the configuration is at schema ${version}, newer than this firmware reads (schema ${CONFIG_SCHEMA}): it was written by a newer firmware` }]);
+  }
+  if (typeof version === 'number' && Number.isInteger(version) && version < CONFIG_SCHEMA) {
+    // An older file is read through the migrations, in memory (`tandem config migrate` writes it).
+    const migrated = migrateConfig(raw, CONFIG_SCHEMA, CONFIG_MIGRATIONS);
+    if (!migrated.ok) return fail([{ file: path, field: 'schema', reason: `cannot migrate the configuration: ${migrated.reason}` }]);
+    raw = migrated.doc;
   }
   const shape = configSchema.safeParse(raw);
   const errors = [...(shape.success ? [] : schemaErrors(path, shape.error.issues)), ...checkDocument(raw, path)];

@@ -102,11 +102,14 @@ export class FirmwareDir {
     return null;
   }
 
-  /** A fresh staging directory for an installation; `tree/` inside it receives the payload. */
+  /**
+   * A fresh staging directory for an installation; `tree/` inside it (not created: the payload
+   * sink creates it) receives the payload.
+   */
   newStaging(): { readonly dir: string; readonly tree: string; readonly install: string } {
     const install = randomBytes(8).toString('hex');
     const dir = join(this.stagingDir, install);
-    mkdirSync(join(dir, 'tree'), { recursive: true, mode: 0o755 });
+    mkdirSync(dir, { mode: 0o755 });
     return { dir, tree: join(dir, 'tree'), install };
   }
 

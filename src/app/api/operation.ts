@@ -30,6 +30,8 @@ export interface OpInput<P, Q, B> {
   readonly body: B;
   /** The request body as a byte stream, for `upload` operations (never buffered whole). */
   readonly upload: Readable | null;
+  /** Its declared length (Content-Length), when the client gave one. */
+  readonly size: number | null;
   /** Sends one progress line to the caller (`progress` operations; a no-op otherwise). */
   readonly progress: (line: string) => void;
   readonly caller: Caller;

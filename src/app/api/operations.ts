@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ControlAction } from '../../adapters/control/protocol.js';
+import { ActivateReply, FirmwareList, Notes, SlotParam, TestReport, UpgradeFlags, UploadResult, Versions } from '../firmware/schemas.js';
 import type { NodeApp } from '../node-app.js';
 import { operation, refuse } from './operation.js';
 import type { AnyOperation } from './server.js';
@@ -26,5 +27,47 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
     body: ControlAction,
     reply: ActionReply,
     run: (app: NodeApp, { body }) => app.act(body),
+  }),
+  operation({
+    id: 'firmwareList', method: 'GET', path: '/firmware', access: 'read',
+    summary: 'The firmware slots: version, type, published, current, after reboot, state',
+    reply: FirmwareList,
+    run: (app: NodeApp) => app.firmware.list(),
+  }),
+  operation({
+    id: 'firmwareUpload', method: 'POST', path: '/firmware', access: 'change', upload: true, progress: true,
+    summary: 'Upload a signed firmware bundle into a free slot (verified while it streams)',
+    reply: UploadResult,
+    run: (app: NodeApp, { upload, progress, size }) => app.firmware.upload(upload ?? refuse(400, 'no bundle in the request'), size, progress),
+  }),
+  operation({
+    id: 'firmwareNotes', method: 'GET', path: '/firmware/:slot/notes', access: 'read',
+    summary: "A slot's upgrade notes",
+    params: SlotParam, reply: Notes,
+    run: (app: NodeApp, { params }) => app.firmware.notes(params.slot),
+  }),
+  operation({
+    id: 'firmwareTest', method: 'POST', path: '/firmware/:slot/test', access: 'read',
+    summary: 'Test a slot: every upgrade check, each on its own line; changes nothing',
+    params: SlotParam, body: UpgradeFlags, reply: TestReport,
+    run: (app: NodeApp, { params, body }) => app.firmware.test(params.slot, body),
+  }),
+  operation({
+    id: 'firmwareActivate', method: 'POST', path: '/firmware/:slot/activate', access: 'change',
+    summary: 'After reboot: boot this slot on trial at the next start (its Test must pass)',
+    params: SlotParam, body: UpgradeFlags, reply: ActivateReply,
+    run: (app: NodeApp, { params, body }) => app.firmware.activate(params.slot, body),
+  }),
+  operation({
+    id: 'firmwareDelete', method: 'DELETE', path: '/firmware/:slot', access: 'change',
+    summary: 'Delete a slot (never the current, the after-reboot or the committed one)',
+    params: SlotParam, reply: ActionReply,
+    run: (app: NodeApp, { params }) => app.firmware.remove(params.slot),
+  }),
+  operation({
+    id: 'version', method: 'GET', path: '/version', access: 'read',
+    summary: 'Version details: per node version, release type, support end, supported or not and why, tainted or not',
+    reply: Versions,
+    run: (app: NodeApp) => app.firmware.versions(),
   }),
 );

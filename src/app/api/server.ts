@@ -65,9 +65,11 @@ async function handle<A>(opts: ServeOptions<A>, op: AnyOperation<A>, req: Fastif
     const query = check(op.query, req.query, 'query');
     const body = op.upload === true ? undefined : check(op.body, req.body ?? {}, 'body');
     const upload = op.upload === true ? req.body as Readable : null;
+    const length = Number(req.headers['content-length']);
+    const size = Number.isSafeInteger(length) && length >= 0 ? length : null;
     const who = caller;
-    if (op.progress === true) { await streamed(opts, op, reply, who, { params, query, body, upload, caller: who }); return; }
-    const result = await op.run(opts.app, { params, query, body, upload, caller: who, progress: () => { /* not streamed */ } });
+    if (op.progress === true) { await streamed(opts, op, reply, who, { params, query, body, upload, size, caller: who }); return; }
+    const result = await op.run(opts.app, { params, query, body, upload, size, caller: who, progress: () => { /* not streamed */ } });
     audit(opts, op, who, true, '');
     return await reply.send(result);
   } catch (err) {
@@ -80,7 +82,7 @@ async function handle<A>(opts: ServeOptions<A>, op: AnyOperation<A>, req: Fastif
 /** Progress lines as they happen, then the result: one JSON object per line. */
 async function streamed<A>(
   opts: ServeOptions<A>, op: AnyOperation<A>, reply: FastifyReply, caller: Caller,
-  input: { params: unknown; query: unknown; body: unknown; upload: Readable | null; caller: Caller },
+  input: { params: unknown; query: unknown; body: unknown; upload: Readable | null; size: number | null; caller: Caller },
 ): Promise<void> {
   reply.hijack();
   const raw = reply.raw;

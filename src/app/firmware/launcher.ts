@@ -28,6 +28,7 @@ import {
 } from '../../core/firmware/boot.js';
 import { CONFIG_SCHEMA } from '../../core/compat.js';
 import { INSTALL_ROOT } from './installation.js';
+import { runTree } from './run-tree.js';
 
 /** The trial settings when the configuration gives none (`firmware.trial_timeout_s`, `trial_attempts`). */
 export const DEFAULT_TRIAL_TIMEOUT_S = 600;
@@ -36,6 +37,8 @@ export const DEFAULT_TRIAL_ATTEMPTS = 3;
 const MIN_UP_MS = 5000;
 /** How often the health of a daemon on trial is read. */
 const HEALTH_POLL_MS = 500;
+/** A slot's configuration migration gets this long. */
+const MIGRATE_TIMEOUT_MS = 60_000;
 /** A daemon asked to stop gets this long (a primary hands over first), then SIGKILL. */
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -144,9 +147,10 @@ export async function runLauncher(opts: LauncherOptions): Promise<never> {
       log.log('warn', 'firmware', `configuration restored from the snapshot of ${describeSlot(target)} (schema ${String(own.schema)})`);
     }
     if (step.kind === 'migrate' || (step.kind === 'restore-snapshot' && step.then === 'migrate')) {
-      const r = await runTree(treeOf(target), ['config', 'migrate', '--config', configFile, '--node', opts.nodeName]);
-      if (r.code !== 0) return `its configuration migration failed: ${r.output.trim() || `exit ${String(r.code)}`}`;
-      log.log('info', 'firmware', `configuration migrated by ${describeSlot(target)}: ${r.output.trim()}`);
+      const r = await runTree(treeOf(target), ['config', 'migrate', '--config', configFile, '--node', opts.nodeName], MIGRATE_TIMEOUT_MS);
+      const output = `${r.stdout}${r.stderr}`.trim();
+      if (r.code !== 0) return `its configuration migration failed: ${output || `exit ${String(r.code)}`}`;
+      log.log('info', 'firmware', `configuration migrated by ${describeSlot(target)}: ${output}`);
     }
     crashPoint('launcher:after-config');
     return null;
@@ -304,16 +308,4 @@ export async function runLauncher(opts: LauncherOptions): Promise<never> {
 function withDeathSignal(cmd: string, args: readonly string[]): [string, string[]] {
   const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
   return setpriv === undefined ? [cmd, [...args]] : [setpriv, ['--pdeathsig', 'KILL', '--', cmd, ...args]];
-}
-
-/** Runs a firmware tree's own CLI (e.g. its configuration migration) and collects its output. */
-function runTree(tree: string, args: readonly string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((done) => {
-    const c = spawn(process.execPath, [join(tree, 'dist', 'cli', 'tandem.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    c.stdout.on('data', (b: Buffer) => { output += b.toString('utf8'); });
-    c.stderr.on('data', (b: Buffer) => { output += b.toString('utf8'); });
-    c.once('error', (err) => { done({ code: null, output: err.message }); });
-    c.once('exit', (code) => { done({ code, output }); });
-  });
 }

@@ -1,0 +1,488 @@
+/**
+ * Firmware management on a running node (SPEC §4, the seed's "Basic Settings > System >
+ * Firmwares"): upload a signed bundle into a free slot, read its upgrade notes, Test it, select it
+ * for After reboot, delete it; Version details. One instance per daemon; the control socket, the
+ * HTTPS API, the CLI and the console reach it through the operations table.
+ *
+ * An upload is verified while it streams (adapters/firmware/reader.ts): the payload goes into a
+ * staging directory and the raw bundle beside it; only a bundle that verified completely becomes
+ * a slot (one rename) and is put into the replicated firmware store, from which the other node
+ * installs it into a slot of its own. Nothing of a refused bundle remains.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crashPoint } from '../../adapters/faults/crash-point.js';
+import { KeyError, loadPublicKey, type TrustedKey } from '../../adapters/firmware/keys.js';
+import { readBundle } from '../../adapters/firmware/reader.js';
+import { BundleRefused } from '../../adapters/firmware/refusal.js';
+import { stagingSink } from '../../adapters/firmware/sink.js';
+import { fsyncDir, FirmwareDir, SLOT_COUNT, type SlotInfo } from '../../adapters/firmware/slots.js';
+import { checkTree, type TreeCheck } from '../../adapters/firmware/tree-check.js';
+import { readJson, writeJsonAtomic } from '../../adapters/state/store.js';
+import type { TandemConfig } from '../../config/types.js';
+import { HA_PROTOCOL } from '../../core/compat.js';
+import { describeSlot, planBoot, type SlotRef } from '../../core/firmware/boot.js';
+import { dateOfEpochMs } from '../../core/firmware/calendar.js';
+import { checkUpgrade, supportStatus, type SupportStatus } from '../../core/firmware/policy.js';
+import { compareVersions, isVersion } from '../../core/firmware/semver.js';
+import { releaseOf, type FirmwareType, type Manifest, type Release } from '../../core/firmware/types.js';
+import type { FirmwareIdentity } from '../../core/ha/report.js';
+import { OpError, refuse } from '../api/operation.js';
+import type { StatusView } from '../node-app.js';
+import type { RunningFirmware } from './identity.js';
+import { installedVersion } from './installation.js';
+import type { Check, FirmwareList, NodeVersion, SlotRow, SlotState, TestReport, UpgradeFlags, UploadResult } from './schemas.js';
+import { runTree } from './run-tree.js';
+
+/** Test: at least this share of the state directory's filesystem must stay free. */
+export const MIN_FREE_SHARE = 0.10;
+/** The target's own configuration check gets this long. */
+const CONFIG_CHECK_TIMEOUT_MS = 30_000;
+const CHUNK = 1024 * 1024;
+
+export interface FirmwareServiceOptions {
+  readonly nodeName: string;
+  readonly stateDir: string;
+  readonly configFile: string;
+  readonly config: () => TandemConfig;
+  readonly dir: FirmwareDir;
+  /** The replicated firmware root (state_dir/store/firmware). */
+  readonly store: string;
+  readonly running: RunningFirmware;
+  /** The node's status now (roles, the peer's firmware). */
+  readonly status: () => StatusView | null;
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  readonly now?: () => number;
+}
+
+interface Downgrade { readonly at: string; readonly from: string; readonly to: string }
+
+/** Files of the firmware directory this service owns (boot.json and next.json: see slots.ts). */
+const RELEASES_FILE = 'releases.json';
+const SUPPORT_FILE = 'support.json';
+const BUNDLES_FILE = 'bundles.json';
+
+export class FirmwareService {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: FirmwareServiceOptions) {}
+
+  private now(): number { return (this.o.now ?? Date.now)(); }
+  private today(): string { return dateOfEpochMs(this.now()); }
+
+  /** One change at a time: uploads, activations and deletions never interleave. */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(f, f);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  // ── list, notes ─────────────────────────────────────────────────────────────────────────────
+
+  list(): FirmwareList {
+    const d = this.o.dir;
+    const record = d.boot();
+    const next = this.afterReboot();
+    const current = this.o.running.ref;
+    const rows: SlotRow[] = [{
+      slot: 0, state: 'committed', version: installedVersion(), type: 'factory', published: null,
+      current: current.slot === 0, after_reboot: next.slot === 0, installed_at: null, origin: 'factory',
+      key_id: null, bundle_sha256: null, failure: null,
+    }];
+    for (let n = 1; n <= SLOT_COUNT; n += 1) {
+      const s = d.slot(n);
+      if (s === null) {
+        rows.push({ slot: n, state: 'empty', version: null, type: null, published: null, current: false, after_reboot: false, installed_at: null, origin: null, key_id: null, bundle_sha256: null, failure: null });
+        continue;
+      }
+      const outcome = record?.outcomes[s.install];
+      const state: SlotState = record?.trial?.target.install === s.install ? 'trial'
+        : outcome?.state ?? 'installed';
+      rows.push({
+        slot: n, state, version: s.manifest.version, type: s.manifest.type, published: s.manifest.published,
+        current: current.install === s.install, after_reboot: next.install === s.install,
+        installed_at: s.installed_at, origin: s.origin, key_id: s.key_id, bundle_sha256: s.bundle.sha256,
+        failure: outcome?.state === 'failed' ? outcome.reason : null,
+      });
+    }
+    const events = (record?.events ?? []).map((e) => ({ at: new Date(e.at).toISOString(), kind: e.kind, slot: e.slot, message: e.message }));
+    return { node: this.o.nodeName, slots: rows, events };
+  }
+
+  /** What the launcher would boot next: its own decision on what is on disk now. */
+  afterReboot(): SlotRef {
+    const c = this.o.config();
+    const d = planBoot(this.o.dir.boot(), this.o.dir.activation(), (ref) => this.o.dir.holds(ref), this.now(),
+      { maxAttempts: c.firmware.trialAttempts, trialMs: c.firmware.trialTimeoutS * 1000, minUpMs: 0 });
+    return d.action.kind === 'start' ? d.action.slot : d.action.kind === 'fall-back' ? d.action.from : d.record.good;
+  }
+
+  notes(slot: number): { readonly slot: number; readonly version: string; readonly notes: string } {
+    const s = this.slotOrRefuse(slot);
+    return { slot, version: s.manifest.version, notes: s.manifest.notes };
+  }
+
+  private slotOrRefuse(slot: number): SlotInfo {
+    if (slot === 0) refuse(400, 'slot 0 is the factory firmware: it has no bundle (no notes, nothing to test)');
+    const s = this.o.dir.slot(slot);
+    if (s === null) refuse(404, `slot ${String(slot)} is empty (slots 1–${String(SLOT_COUNT)}; see tandem firmware list)`);
+    return s as SlotInfo;
+  }
+
+  // ── upload and installation ─────────────────────────────────────────────────────────────────
+
+  /** The keys this node accepts bundles from; a key that cannot be read is a refusal, not a skip. */
+  trustedKeys(): TrustedKey[] {
+    return this.o.config().firmware.trustedKeys.map((spec, i) => {
+      try {
+        return loadPublicKey(spec);
+      } catch (err) {
+        const reason = err instanceof KeyError ? err.message : String(err);
+        throw new OpError(400, [`${this.o.configFile}: firmware.trusted_keys[${String(i)}]: ${reason}`]);
+      }
+    });
+  }
+
+  /**
+   * An uploaded bundle, streamed: verified into staging, then a slot; the bundle file goes into
+   * the replicated store. `size` (when known) only drives the progress lines.
+   */
+  upload(source: AsyncIterable<Uint8Array>, size: number | null, progress: (line: string) => void): Promise<UploadResult> {
+    return this.exclusive(() => this.install(source, { kind: 'upload', size }, progress));
+  }
+
+  /** Bundles in the replicated store that no slot was ever made from (arrived from the primary, or an upload cut short). */
+  installFromStore(progress: (line: string) => void = () => undefined): Promise<void> {
+    return this.exclusive(async () => {
+      const seen = this.bundlesSeen();
+      for (const name of this.storedBundles()) {
+        if (Object.hasOwn(seen, name)) continue;
+        const path = join(this.o.store, name);
+        try {
+          const r = await this.install(createReadStream(path, { highWaterMark: CHUNK }), { kind: 'stored', name }, progress);
+          this.o.log('info', `firmware ${r.version} from the replicated store installed in slot ${String(r.slot)}`);
+        } catch (err) {
+          const msg = err instanceof OpError ? err.messages.join('; ') : (err as Error).message;
+          this.o.log('error', `firmware bundle ${name} from the replicated store not installed: ${msg}`);
+          // A refused bundle is not tried again until it changes (a new name).
+          this.markSeen(name, null);
+        }
+      }
+    });
+  }
+
+  private storedBundles(): string[] {
+    try {
+      return readdirSync(this.o.store).filter((n) => n.endsWith('.tfw')).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  private bundlesSeen(): Record<string, { readonly at: string; readonly slot: number | null }> {
+    return (readJson(join(this.o.dir.root, BUNDLES_FILE)) as Record<string, { at: string; slot: number | null }> | undefined) ?? {};
+  }
+
+  private markSeen(name: string, slot: number | null): void {
+    writeJsonAtomic(join(this.o.dir.root, BUNDLES_FILE), { ...this.bundlesSeen(), [name]: { at: new Date(this.now()).toISOString(), slot } });
+  }
+
+  private async install(
+    source: AsyncIterable<Uint8Array>, from: { kind: 'upload'; size: number | null } | { kind: 'stored'; name: string },
+    progress: (line: string) => void,
+  ): Promise<UploadResult> {
+    const keys = this.trustedKeys();
+    const slot = this.o.dir.freeSlot();
+    if (slot === null) refuse(409, `all ${String(SLOT_COUNT)} slots hold firmware: delete one first (tandem firmware delete SLOT; never the current or the after-reboot one)`);
+    const staging = this.o.dir.newStaging();
+    const bundleFile = join(staging.dir, 'bundle.tfw');
+    const sink = await stagingSink(staging.tree);
+    let fh: FileHandle | null = from.kind === 'upload' ? await open(bundleFile, 'wx', 0o600) : null;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let nextReport = 0;
+    // The bundle's bytes go to the bundle file (uploads) and are hashed as they pass to the reader.
+    async function* tee(): AsyncGenerator<Uint8Array> {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        if (fh !== null) await fh.write(chunk);
+        bytes += chunk.length;
+        if (from.kind === 'upload' && bytes >= nextReport) {
+          progress(from.size === null ? `received ${mib(bytes)}` : `received ${mib(bytes)} of ${mib(from.size)}`);
+          nextReport = bytes + Math.max(CHUNK * 8, Math.floor((from.size ?? 0) / 10));
+        }
+        yield chunk;
+      }
+    }
+    try {
+      const read = await readBundle(tee(), {
+        trustedKeys: keys, sink,
+        onManifest: (m, keyId) => {
+          progress(`manifest verified: Tandem ${m.version} (${m.type}, published ${m.published}), signed by trusted key ${keyId}`);
+          this.roomFor(m);
+        },
+      });
+      crashPoint('upload:verified');
+      if (fh !== null) { await fh.sync(); await fh.close(); fh = null; }
+      const sha = hash.digest('hex');
+      const same = this.o.dir.slots().find((s) => s.bundle.sha256 === sha);
+      if (same !== undefined) refuse(409, `slot ${String(same.slot)} already holds this bundle (Tandem ${same.manifest.version})`);
+      const m = read.manifest;
+      const storedAs = from.kind === 'stored' ? from.name : `tandem-${m.version}-${sha.slice(0, 16)}.tfw`;
+      if (from.kind === 'upload') {
+        // Into the replicated store first: a cut here leaves a bundle that installFromStore finishes at the next start.
+        renameSync(bundleFile, join(this.o.store, storedAs));
+        fsyncDir(this.o.store);
+        crashPoint('upload:stored');
+      }
+      const info: SlotInfo = {
+        version: 1, slot: slot as number, install: staging.install, manifest: m, key_id: read.keyId,
+        bundle: { sha256: sha, bytes: read.bytesRead, stored_as: storedAs },
+        installed_at: new Date(this.now()).toISOString(), origin: from.kind === 'upload' ? 'upload' : 'replicated',
+      };
+      this.o.dir.commitStaging(staging, info);
+      crashPoint('upload:installed');
+      this.markSeen(storedAs, info.slot);
+      this.learn([releaseOf(m), ...m.releases]);
+      progress(`installed in slot ${String(info.slot)}: Tandem ${m.version} (${m.type}); read its notes (tandem firmware notes ${String(info.slot)}), then Test it`);
+      return { slot: info.slot, version: m.version, type: m.type, key_id: read.keyId, bundle_sha256: sha, bytes: read.bytesRead };
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      await sink.discard();
+      rmSync(staging.dir, { recursive: true, force: true });
+      if (err instanceof BundleRefused) throw new OpError(400, [`refused: ${err.message}`]);
+      throw err;
+    }
+  }
+
+  /** Refuses, before any payload byte is stored, a bundle that cannot fit (payload and bundle file). */
+  private roomFor(m: Manifest): void {
+    const fs = statfsSync(this.o.stateDir);
+    const free = fs.bavail * fs.bsize;
+    // The payload unpacked and the bundle kept beside it, plus a block per file.
+    const needed = 2 * m.payload.bytes + 4096 * m.payload.files.length;
+    if (needed > free) refuse(507, `not enough space in ${this.o.stateDir}: Tandem ${m.version} needs about ${mib(needed)}, ${mib(free)} free`);
+  }
+
+  /** Releases this node has learned of from bundles (later ones end the support of earlier ones). */
+  knownReleases(): Release[] {
+    return (readJson(join(this.o.dir.root, RELEASES_FILE)) as Release[] | undefined) ?? [];
+  }
+
+  private learn(releases: readonly Release[]): void {
+    const known = this.knownReleases();
+    const fresh = releases.filter((r) => isVersion(r.version) && !known.some((k) => k.version === r.version));
+    if (fresh.length === 0) return;
+    writeJsonAtomic(join(this.o.dir.root, RELEASES_FILE), [...known, ...fresh].sort((a, b) => compareVersions(a.version, b.version)));
+  }
+
+  // ── Test ────────────────────────────────────────────────────────────────────────────────────
+
+  /** Every check, each on its own; changes nothing. */
+  async test(slot: number, flags: UpgradeFlags): Promise<TestReport> {
+    const s = this.slotOrRefuse(slot);
+    const m = s.manifest;
+    const checks: Check[] = [
+      await this.checkSignature(s),
+      this.checkRuntime(m),
+      this.checkPolicy(s, flags),
+      this.checkDisk(),
+      await this.checkConfiguration(s),
+      await this.checkTainted(),
+      { id: 'license', status: 'skip', message: 'no license is installed on this node: nothing to check' },
+      this.checkProtocol(m),
+    ];
+    return { node: this.o.nodeName, slot, version: m.version, ok: checks.every((c) => c.status !== 'fail'), checks };
+  }
+
+  private async checkSignature(s: SlotInfo): Promise<Check> {
+    const stored = s.bundle.stored_as === null ? null : join(this.o.store, s.bundle.stored_as);
+    let signed: string;
+    if (stored !== null && existsSync(stored)) {
+      try {
+        const r = await readBundle(createReadStream(stored, { highWaterMark: CHUNK }), { trustedKeys: this.trustedKeys() });
+        signed = `signed by trusted key ${r.keyId}, bundle intact`;
+      } catch (err) {
+        if (err instanceof BundleRefused) return { id: 'signature', status: 'fail', message: `the bundle is refused now: ${err.message}` };
+        if (err instanceof OpError) return { id: 'signature', status: 'fail', message: err.messages.join('; ') };
+        throw err;
+      }
+    } else {
+      signed = `bundle no longer kept; signed by key ${s.key_id} when installed`;
+    }
+    const tree = await checkTree(this.o.dir.treeOf(s.slot), s.manifest.payload.files);
+    if (!tree.ok) return { id: 'signature', status: 'fail', message: `the installed files differ from the signed manifest: ${describeProblems(tree)}` };
+    return { id: 'signature', status: 'pass', message: `${signed}; ${String(tree.files)} installed files match the manifest` };
+  }
+
+  private checkRuntime(m: Manifest): Check {
+    const here = { node_abi: process.versions.modules, platform: process.platform, arch: process.arch };
+    const r = m.runtime;
+    if (r.node_abi !== here.node_abi || r.platform !== here.platform || r.arch !== here.arch) {
+      return { id: 'runtime', status: 'fail', message: `built for Node.js ABI ${r.node_abi} on ${r.platform}-${r.arch}; this node runs ABI ${here.node_abi} on ${here.platform}-${here.arch}` };
+    }
+    return { id: 'runtime', status: 'pass', message: `built for this node's Node.js (ABI ${r.node_abi}, ${r.platform}-${r.arch})` };
+  }
+
+  private checkPolicy(s: SlotInfo, flags: UpgradeFlags): Check {
+    const run = this.o.running;
+    if (run.ref.install === s.install) return { id: 'policy', status: 'pass', message: `Tandem ${s.manifest.version} is the running firmware` };
+    const v = checkUpgrade({ version: run.version, type: run.type }, s.manifest, flags);
+    if (!v.ok) return { id: 'policy', status: 'fail', message: v.message };
+    return { id: 'policy', status: v.kind === 'override' ? 'warn' : 'pass', message: v.message };
+  }
+
+  private checkDisk(): Check {
+    const fs = statfsSync(this.o.stateDir);
+    const share = fs.bavail / fs.blocks;
+    const message = `${mib(fs.bavail * fs.bsize)} free of ${mib(fs.blocks * fs.bsize)} (${(share * 100).toFixed(1)} %) in ${this.o.stateDir}`;
+    return share >= MIN_FREE_SHARE
+      ? { id: 'disk', status: 'pass', message }
+      : { id: 'disk', status: 'fail', message: `${message}: at least ${String(MIN_FREE_SHARE * 100)} % must stay free; delete unused slots or files` };
+  }
+
+  /** The running configuration, migrated and validated by the target's own code (it runs here, changing nothing). */
+  private async checkConfiguration(s: SlotInfo): Promise<Check> {
+    const r = await runTree(this.o.dir.treeOf(s.slot), ['config', 'check', '--json', '--config', this.o.configFile, '--node', this.o.nodeName], CONFIG_CHECK_TIMEOUT_MS);
+    let reply: { ok?: boolean; summary?: string; errors?: string[] } | null = null;
+    try { reply = JSON.parse(r.stdout) as typeof reply; } catch { /* below */ }
+    if (reply?.ok === true) return { id: 'configuration', status: 'pass', message: `Tandem ${s.manifest.version} reads this configuration: ${reply.summary ?? 'valid'}` };
+    const errors = reply?.errors ?? [(r.stderr.trim() || r.stdout.trim() || `its configuration check exited with ${String(r.code)}`).split('\n')[0] ?? ''];
+    return { id: 'configuration', status: 'fail', message: `Tandem ${s.manifest.version} refuses this configuration: ${errors.slice(0, 5).join('; ')}` };
+  }
+
+  private async checkTainted(): Promise<Check> {
+    const t = await this.taint();
+    return { id: 'tainted', status: t === null ? 'skip' : t.tainted ? 'fail' : 'pass', message: t?.detail ?? 'the factory firmware has no manifest to compare its files with' };
+  }
+
+  /** Whether the running firmware's files still are what its manifest says; null for the factory firmware. */
+  async taint(): Promise<{ readonly tainted: boolean; readonly detail: string } | null> {
+    const run = this.o.running;
+    if (run.manifest === null) return null;
+    const tree = await checkTree(run.tree, run.manifest.payload.files);
+    return tree.ok
+      ? { tainted: false, detail: `the running firmware (Tandem ${run.version}) matches its manifest (${String(tree.files)} files)` }
+      : { tainted: true, detail: `the running firmware is tainted (files changed locally): ${describeProblems(tree)}` };
+  }
+
+  private checkProtocol(m: Manifest): Check {
+    const status = this.o.status();
+    if (status?.other_node === null || status === null) {
+      return status === null ? { id: 'ha-protocol', status: 'warn', message: 'the node status is not available yet' } : { id: 'ha-protocol', status: 'skip', message: 'no other node is configured' };
+    }
+    const peer = status.other_node.firmware;
+    const target = `${String(m.ha_protocol.min)}–${String(m.ha_protocol.max)}`;
+    if (peer === null) return { id: 'ha-protocol', status: 'warn', message: `the other node (${status.other_node.name}) has not told its firmware since this node started: cannot compare with HA protocol ${target}` };
+    const ok = m.ha_protocol.min <= peer.haMax && peer.haMin <= m.ha_protocol.max;
+    const message = `Tandem ${m.version} speaks HA protocol ${target}; ${status.other_node.name} runs Tandem ${peer.version}, protocol ${String(peer.haMin)}–${String(peer.haMax)}`;
+    return ok ? { id: 'ha-protocol', status: 'pass', message: `${message}: they can run side by side` } : { id: 'ha-protocol', status: 'fail', message: `${message}: no common version; the nodes could not talk to each other` };
+  }
+
+  // ── After reboot, delete ────────────────────────────────────────────────────────────────────
+
+  /** "After reboot": the slot boots on trial at the next start, once its Test passed. */
+  activate(slot: number, flags: UpgradeFlags): Promise<{ readonly ok: boolean; readonly messages: readonly string[]; readonly report: TestReport | null }> {
+    return this.exclusive(async () => {
+      if (slot === 0) return this.activateFactory(flags);
+      const report = await this.test(slot, flags);
+      const failed = report.checks.filter((c) => c.status === 'fail');
+      if (failed.length > 0) {
+        return { ok: false, report, messages: [`slot ${String(slot)} not selected: its Test failed`, ...failed.map((c) => `${c.id}: ${c.message}`)] };
+      }
+      const s = this.slotOrRefuse(slot);
+      this.recordOverride(s.manifest.version, flags);
+      this.o.dir.writeActivation({ slot, install: s.install, id: randomBytes(8).toString('hex'), at: this.now() });
+      crashPoint('activate:written');
+      const c = this.o.config().firmware;
+      const msg = `slot ${String(slot)} (Tandem ${s.manifest.version}) boots after the next reboot, on trial: healthy within ${String(c.trialTimeoutS)} s and ${String(c.trialAttempts)} start(s), or the node falls back to ${describeSlot(this.o.dir.boot()?.good ?? this.o.running.ref)} by itself`;
+      this.o.log('warn', msg);
+      return { ok: true, report, messages: [msg, 'reboot this node to upgrade: tandem reboot'] };
+    });
+  }
+
+  /** Back to the factory firmware (slot 0): always a downgrade from a release, so only with override. */
+  private activateFactory(flags: UpgradeFlags): { ok: boolean; messages: string[]; report: null } {
+    if (this.o.running.ref.slot !== 0 && !flags.override) {
+      return { ok: false, report: null, messages: ['slot 0 is the factory firmware: going back to it from a release is a downgrade; add --override (recorded for good: the node is then unsupported)'] };
+    }
+    if (this.o.running.ref.slot !== 0) this.recordDowngrade(this.o.running.version, `${installedVersion()} (factory)`);
+    this.o.dir.writeActivation({ slot: 0, install: 'factory', id: randomBytes(8).toString('hex'), at: this.now() });
+    return { ok: true, report: null, messages: ['slot 0 (the factory firmware) boots after the next reboot'] };
+  }
+
+  private recordOverride(target: string, flags: UpgradeFlags): void {
+    const run = this.o.running;
+    const slot = this.o.dir.slots().find((x) => x.manifest.version === target);
+    if (slot === undefined || run.ref.install === slot.install) return;
+    const v = checkUpgrade({ version: run.version, type: run.type }, slot.manifest, flags);
+    if (v.ok && v.records === 'downgrade') this.recordDowngrade(run.version, target);
+  }
+
+  private recordDowngrade(from: string, to: string): void {
+    const record: Downgrade = { at: new Date(this.now()).toISOString(), from, to };
+    const prior = this.downgrades();
+    writeJsonAtomic(join(this.o.dir.root, SUPPORT_FILE), { downgrades: [...prior, record] });
+    this.o.log('warn', `downgrade from ${from} to ${to} allowed by override: recorded for good; this node is unsupported from now on`);
+  }
+
+  private downgrades(): Downgrade[] {
+    return (readJson(join(this.o.dir.root, SUPPORT_FILE)) as { downgrades?: Downgrade[] } | undefined)?.downgrades ?? [];
+  }
+
+  remove(slot: number): Promise<{ readonly ok: boolean; readonly messages: readonly string[] }> {
+    return this.exclusive(() => {
+      const s = this.slotOrRefuse(slot);
+      if (this.o.running.ref.install === s.install) refuse(409, `slot ${String(slot)} is the running firmware: it cannot be deleted`);
+      if (this.afterReboot().install === s.install) refuse(409, `slot ${String(slot)} is the after-reboot firmware: select another one first (tandem firmware activate SLOT)`);
+      const record = this.o.dir.boot();
+      if (record?.good.install === s.install) refuse(409, `slot ${String(slot)} is the committed firmware a trial falls back to: it cannot be deleted`);
+      this.o.dir.remove(slot);
+      const messages = [`slot ${String(slot)} (Tandem ${s.manifest.version}) deleted`];
+      // The store follows the primary: only a primary (or a standalone node) removes the bundle for both.
+      const role = this.o.status()?.this_node.role;
+      if (s.bundle.stored_as !== null && role !== 'secondary' && !this.o.dir.slots().some((x) => x.bundle.stored_as === s.bundle.stored_as)) {
+        rmSync(join(this.o.store, s.bundle.stored_as), { force: true });
+        messages.push(`its bundle was removed from the replicated firmware store`);
+      }
+      this.o.log('info', messages.join('; '));
+      return Promise.resolve({ ok: true, messages });
+    });
+  }
+
+  // ── Version details ─────────────────────────────────────────────────────────────────────────
+
+  async versions(): Promise<{ readonly nodes: readonly NodeVersion[] }> {
+    const run = this.o.running;
+    const known = this.knownReleases();
+    const downgraded = this.downgrades().length > 0;
+    const self: NodeVersion = {
+      node: this.o.nodeName, this_node: true, version: run.version, type: run.type, published: run.published, slot: run.ref.slot,
+      support: supportStatus({ version: run.version, type: run.type, published: run.published }, known, this.today(), downgraded),
+      tainted: await this.taint(), downgraded, ha_protocol: HA_PROTOCOL,
+    };
+    const other = this.o.status()?.other_node ?? null;
+    if (other === null) return { nodes: [self] };
+    return { nodes: [self, this.peerVersion(other.name, other.firmware, known)] };
+  }
+
+  private peerVersion(name: string, fw: FirmwareIdentity | null, known: readonly Release[]): NodeVersion {
+    if (fw === null) return { node: name, this_node: false, version: null, type: null, published: null, slot: null, support: null, tainted: null, downgraded: null, ha_protocol: null };
+    const published = known.find((r) => r.version === fw.version && r.type === fw.type)?.published ?? null;
+    return {
+      node: name, this_node: false, version: fw.version, type: fw.type, published, slot: null,
+      support: fw.type === 'factory' || published !== null ? supportStatus({ version: fw.version, type: fw.type, published }, known, this.today(), false) : null,
+      tainted: null, downgraded: null, ha_protocol: { min: fw.haMin, max: fw.haMax },
+    };
+  }
+}
+
+function describeProblems(t: TreeCheck): string {
+  return `${t.problems.join('; ')}${t.count > t.problems.length ? ` (and ${String(t.count - t.problems.length)} more)` : ''}`;
+}
+
+export function mib(bytes: number): string {
+  return bytes >= 1024 * 1024 * 1024 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+}
