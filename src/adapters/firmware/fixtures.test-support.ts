@@ -88,7 +88,13 @@ export interface RawMember {
 function rawHeader(m: RawMember, size: number): Buffer {
   const h = Buffer.alloc(512);
   const octal = (at: number, width: number, v: number): void => { h.write(`${v.toString(8).padStart(width - 1, '0')}\0`, at, 'latin1'); };
-  h.write(m.name, 0, 100, 'utf8');
+  // A long name is split at its first "/" that leaves the rest within 100 bytes: not the
+  // writer's split (the longest prefix), and a reader must take either.
+  let [prefix, name] = [m.prefix ?? '', m.name];
+  for (let cut = name.indexOf('/'); m.prefix === undefined && Buffer.byteLength(name) > 100 && cut > 0; cut = name.indexOf('/', cut + 1)) {
+    if (Buffer.byteLength(name.slice(cut + 1)) <= 100) [prefix, name] = [m.name.slice(0, cut), m.name.slice(cut + 1)];
+  }
+  h.write(name, 0, 100, 'utf8');
   octal(100, 8, m.mode ?? 0o644);
   octal(108, 8, 0);
   octal(116, 8, 0);
@@ -97,7 +103,7 @@ function rawHeader(m: RawMember, size: number): Buffer {
   h.write(m.typeflag ?? '0', 156, 1, 'latin1');
   h.write(m.linkname ?? '', 157, 100, 'utf8');
   h.write('ustar\u000000', 257, 'latin1');
-  h.write(m.prefix ?? '', 345, 155, 'utf8');
+  h.write(prefix, 345, 155, 'utf8');
   m.alter?.(h);
   h.fill(0x20, 148, 156);
   const sum = h.reduce((a, b) => a + b, 0) + (m.badChecksum === true ? 1 : 0);
