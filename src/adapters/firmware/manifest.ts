@@ -9,7 +9,7 @@
  * signs, so it never produces a bundle a node would refuse.
  */
 import { z } from 'zod';
-import type { Manifest } from '../../core/firmware/types.js';
+import type { Manifest, Release } from '../../core/firmware/types.js';
 import { BundleRefused } from './refusal.js';
 import { MAX_MEMBER_SIZE, splitName } from './ustar.js';
 
@@ -221,6 +221,15 @@ function checkSchemaChain(s: Manifest['config_schema']): void {
   if (last !== undefined && last.to !== s.version) {
     refuse('manifest-invalid', `config_schema.migrations: end at schema ${last.to}, not at config_schema.version ${s.version}`);
   }
+}
+
+/** A list of releases (a builder's --releases file); throws an Error naming the entry and field. */
+export function checkReleases(value: unknown): Release[] {
+  const parsed = z.array(release).safeParse(value, { error: errorMap });
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue === undefined || issue.path.length === 0 ? 'the list' : fieldOf(issue.path);
+  throw new Error(`${where}: ${issue?.message ?? 'invalid'} (a list of {"version","type","published"})`);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
