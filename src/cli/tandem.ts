@@ -12,6 +12,7 @@ import { formatConfigError, loadConfig } from '../config/load.js';
 import type { ReplicationStatus } from '../app/sync/service.js';
 import type { NodeStatus } from '../core/ha/status.js';
 import { TIMING_PROFILE_NAMES, type TimingProfileName } from '../core/timing.js';
+import { registerBundleCommands } from './firmware-bundle.js';
 
 interface Target { config: string; node: string }
 
@@ -116,6 +117,9 @@ withTarget(data.command('barrier'))
 withTarget(cluster.command('clear-flap-hold'))
   .description('re-enable next-hop switching held by the flap limiter')
   .action((t: Target) => act(t, { type: 'clear-flap-hold' }));
+
+const firmware = program.command('firmware').description('firmware bundles (SPEC §4): signing keys, build, verify');
+registerBundleCommands(firmware);
 
 program
   .command('simulate')
