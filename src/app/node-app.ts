@@ -6,11 +6,12 @@
  */
 import type { ActionReply, ControlAction } from '../adapters/control/protocol.js';
 import type { NodeStatus } from '../core/ha/status.js';
+import type { BootView } from './firmware/identity.js';
 import type { FirmwareService } from './firmware/service.js';
 import type { ReplicationStatus } from './sync/service.js';
 
 /** `tandem status --json`: the HA core's view with the replication details. */
-export type StatusView = Omit<NodeStatus, 'sync'> & { readonly sync: NodeStatus['sync'] & ReplicationStatus };
+export type StatusView = Omit<NodeStatus, 'sync'> & { readonly sync: NodeStatus['sync'] & ReplicationStatus; readonly firmware: BootView };
 
 export interface NodeApp {
   /** Null while the daemon starts or stops. */

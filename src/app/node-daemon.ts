@@ -19,7 +19,8 @@ import { FirmwareDir } from '../adapters/firmware/slots.js';
 import { startControlSocket } from './api/control-socket.js';
 import { OPERATIONS } from './api/operations.js';
 import type { NodeApp } from './node-app.js';
-import { identityOf, runningFirmware } from './firmware/identity.js';
+import { announceFallback, bootView, identityOf, runningFirmware } from './firmware/identity.js';
+import { FirmwareService } from './firmware/service.js';
 import { installReplicatedConfig, publishConfig, REPLICATED_CONFIG } from './sync/config-follow.js';
 import { syncRoots } from './sync/roots.js';
 import { formatConfigError, loadConfig, readClusterKey, toCoreConfig, type TandemConfig } from '../config/load.js';
@@ -112,7 +113,11 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     log: (level, event, message) => { log.log(level, event, message); },
     // Reported after the HA step that caused it has finished (never re-entering the core).
     report: (syncState, ifPeerLost, adopt) => { queueMicrotask(() => { feed({ kind: 'sync', at: instant(), state: syncState, ifPeerLost, adopt }); }); },
-    onReplicated: (root, path) => { if (root === 'config' && path === REPLICATED_CONFIG) followConfig(); },
+    onReplicated: (root, path) => {
+      if (root === 'config' && path === REPLICATED_CONFIG) followConfig();
+      // A bundle uploaded on the primary: this node installs it into a slot of its own.
+      if (root === 'firmware' && path.endsWith('.tfw')) void firmwareService.installFromStore();
+    },
   });
 
   /** On the primary: the running configuration goes into the replicated `config` root. */
@@ -135,6 +140,15 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
       log.log('error', 'config', `cannot install the configuration from the primary: ${(err as Error).message}`);
     }
   }
+  const firmwareService = new FirmwareService({
+    nodeName: opts.nodeName, stateDir: self.stateDir, configFile: opts.configFile, config: () => config,
+    dir: firmwareDir, store: roots.get('firmware') ?? join(self.stateDir, 'store', 'firmware'), running: firmware,
+    status: () => app.status(),
+    log: (level, message) => { log.log(level, 'firmware', message); },
+  });
+  // Bundles the primary replicated while this node was down, or an upload a power cut interrupted.
+  void firmwareService.installFromStore();
+  announceFallback(firmwareDir, (m) => { log.log('error', 'alert', m); });
   const paths = core.heartbeatPaths.map((name) => ({
     name,
     localAddress: self.interfaces[name]?.address ?? '',
@@ -206,10 +220,11 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   const ticker = setInterval(() => { feed({ kind: 'tick', at: instant() }); }, core.timing.tickMs);
 
   const app: NodeApp = {
+    firmware: firmwareService,
     status: () => {
       if (state === null) return null;
       const s = describeNode(state, performance.now());
-      return { ...s, sync: { ...s.sync, ...sync.status() } };
+      return { ...s, sync: { ...s.sync, ...sync.status() }, firmware: bootView(firmwareDir, firmware) };
     },
     act: async (a) => {
       if (a.type === 'reload') return reload();

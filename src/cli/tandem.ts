@@ -3,49 +3,27 @@
  * The `tandem` command line: the node daemon, the operator commands (through the node's local
  * control socket), and the simulation demo.
  */
-import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { controlRequest, sendAction } from '../adapters/control/client.js';
-import { CONTROL_SOCKET, type ControlAction } from '../adapters/control/protocol.js';
-import { formatConfigError, loadConfig } from '../config/load.js';
+import type { ActionReply, ControlAction } from '../adapters/control/protocol.js';
 import type { ReplicationStatus } from '../app/sync/service.js';
 import type { NodeStatus } from '../core/ha/status.js';
 import { TIMING_PROFILE_NAMES, type TimingProfileName } from '../core/timing.js';
-
-interface Target { config: string; node: string }
+import { callOp, fail, withTarget, type Target } from './common.js';
+import { registerBundleCommands } from './firmware-bundle.js';
+import { registerFirmwareCommands } from './firmware.js';
 
 const program = new Command()
   .name('tandem')
   .description('Tandem: two Linux machines, one highly available appliance')
   .showHelpAfterError();
 
-const withTarget = (cmd: Command): Command => cmd
-  .addOption(new Option('--config <file>', 'cluster configuration file').env('TANDEM_CONFIG').default('/etc/tandem/tandem.yaml'))
-  .addOption(new Option('--node <name>', 'which node of the configuration this is').env('TANDEM_NODE').default(hostname()));
-
-function fail(message: string): never {
-  process.stderr.write(`tandem: ${message}\n`);
-  process.exit(1);
-}
-
-function socketOf(t: Target): string {
-  const loaded = loadConfig(t.config);
-  if (!loaded.ok) fail(loaded.errors.map(formatConfigError).join('\n'));
-  const node = loaded.config.nodes[t.node];
-  if (node === undefined) fail(`node ${t.node} is not in ${t.config} (known: ${Object.keys(loaded.config.nodes).join(', ')})`);
-  return join(node.stateDir, CONTROL_SOCKET);
-}
-
 async function act(t: Target & { json?: boolean }, action: ControlAction): Promise<void> {
-  try {
-    const reply = await sendAction(socketOf(t), action);
-    if (t.json === true) console.log(JSON.stringify(reply, null, 2));
-    else for (const m of reply.messages) console.log(m);
-    if (!reply.ok) process.exit(1);
-  } catch (err) {
-    fail((err as Error).message);
-  }
+  // A barrier may wait up to its own timeout; every other action answers at once.
+  const timeoutMs = action.type === 'barrier' ? action.timeout_ms + 5000 : 5000;
+  const reply = (await callOp(t, 'POST', '/action', { body: action, timeoutMs })).body as ActionReply;
+  if (t.json === true) console.log(JSON.stringify(reply, null, 2));
+  else for (const m of reply.messages) console.log(m);
+  if (!reply.ok) process.exit(1);
 }
 
 withTarget(program.command('node'))
@@ -77,13 +55,9 @@ withTarget(program.command('status'))
   .description('cluster, node, next-hop and sync status of this node')
   .option('--json', 'machine-readable output')
   .action(async (t: Target & { json?: boolean }) => {
-    try {
-      const r = await controlRequest(socketOf(t), 'GET', '/status');
-      if (t.json === true) console.log(JSON.stringify(r.body, null, 2));
-      else console.log(formatStatus(r.body as NodeStatus));
-    } catch (err) {
-      fail((err as Error).message);
-    }
+    const r = await callOp(t, 'GET', '/status');
+    if (t.json === true) console.log(JSON.stringify(r.body, null, 2));
+    else console.log(formatStatus(r.body as NodeStatus));
   });
 
 withTarget(program.command('takeover'))
@@ -148,6 +122,10 @@ withTarget(configCmd.command('migrate'))
     if (!r.ok) fail(r.errors.join('\n'));
     console.log(r.summary);
   });
+
+const firmware = program.command('firmware').description('firmware (SPEC §4): slots, upload, notes, Test, After reboot; signing keys, build, verify');
+registerBundleCommands(firmware);
+registerFirmwareCommands(program, firmware);
 
 program
   .command('simulate')

@@ -3,7 +3,9 @@
  * and TANDEM_FIRMWARE_INSTALL), that slot's manifest, or the factory firmware (slot 0, this
  * installation's package.json version) when run without a launcher or from slot 0.
  */
+import { join } from 'node:path';
 import { FirmwareDir, type SlotInfo } from '../../adapters/firmware/slots.js';
+import { readJson, writeJsonAtomic } from '../../adapters/state/store.js';
 import { HA_PROTOCOL } from '../../core/compat.js';
 import type { SlotRef } from '../../core/firmware/boot.js';
 import type { FirmwareType, Manifest } from '../../core/firmware/types.js';
@@ -36,4 +38,37 @@ export function runningFirmware(fw: FirmwareDir, env: NodeJS.ProcessEnv = proces
 
 export function identityOf(f: RunningFirmware): FirmwareIdentity {
   return { version: f.version, type: f.type, haMin: HA_PROTOCOL.min, haMax: HA_PROTOCOL.max };
+}
+
+/** `firmware` in `tandem status`: what runs, what boots next, the trial, the last fallback. */
+export interface BootView {
+  readonly slot: number;
+  readonly version: string;
+  readonly type: FirmwareType;
+  readonly trial: { readonly slot: number; readonly attempts: number; readonly since: string } | null;
+  readonly last_fallback: { readonly at: string; readonly slot: number; readonly message: string } | null;
+}
+
+export function bootView(fw: FirmwareDir, running: RunningFirmware): BootView {
+  const record = fw.boot();
+  const fell = [...(record?.events ?? [])].reverse().find((e) => e.kind === 'fell-back');
+  return {
+    slot: running.ref.slot, version: running.version, type: running.type,
+    trial: record?.trial === null || record?.trial === undefined ? null
+      : { slot: record.trial.target.slot, attempts: record.trial.attempts, since: new Date(record.trial.since).toISOString() },
+    last_fallback: fell === undefined ? null : { at: new Date(fell.at).toISOString(), slot: fell.slot, message: fell.message },
+  };
+}
+
+const ANNOUNCED_FILE = 'fallback-announced.json';
+
+/** Raises once, in the daemon that runs after it, the alert of a fallback the launcher made. */
+export function announceFallback(fw: FirmwareDir, alert: (message: string) => void): void {
+  const fell = [...(fw.boot()?.events ?? [])].reverse().find((e) => e.kind === 'fell-back');
+  if (fell === undefined) return;
+  const file = join(fw.root, ANNOUNCED_FILE);
+  const seen = readJson(file) as { at?: number } | undefined;
+  if (seen?.at === fell.at) return;
+  alert(`firmware fallback: ${fell.message}`);
+  writeJsonAtomic(file, { at: fell.at });
 }

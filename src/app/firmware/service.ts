@@ -25,9 +25,9 @@ import type { TandemConfig } from '../../config/types.js';
 import { HA_PROTOCOL } from '../../core/compat.js';
 import { describeSlot, planBoot, type SlotRef } from '../../core/firmware/boot.js';
 import { dateOfEpochMs } from '../../core/firmware/calendar.js';
-import { checkUpgrade, supportStatus, type SupportStatus } from '../../core/firmware/policy.js';
+import { checkUpgrade, supportStatus } from '../../core/firmware/policy.js';
 import { compareVersions, isVersion } from '../../core/firmware/semver.js';
-import { releaseOf, type FirmwareType, type Manifest, type Release } from '../../core/firmware/types.js';
+import { releaseOf, type Manifest, type Release } from '../../core/firmware/types.js';
 import type { FirmwareIdentity } from '../../core/ha/report.js';
 import { OpError, refuse } from '../api/operation.js';
 import type { StatusView } from '../node-app.js';
@@ -346,8 +346,7 @@ export class FirmwareService {
   /** The running configuration, migrated and validated by the target's own code (it runs here, changing nothing). */
   private async checkConfiguration(s: SlotInfo): Promise<Check> {
     const r = await runTree(this.o.dir.treeOf(s.slot), ['config', 'check', '--json', '--config', this.o.configFile, '--node', this.o.nodeName], CONFIG_CHECK_TIMEOUT_MS);
-    let reply: { ok?: boolean; summary?: string; errors?: string[] } | null = null;
-    try { reply = JSON.parse(r.stdout) as typeof reply; } catch { /* below */ }
+    const reply = parseJson(r.stdout) as { ok?: boolean; summary?: string; errors?: string[] } | null;
     if (reply?.ok === true) return { id: 'configuration', status: 'pass', message: `Tandem ${s.manifest.version} reads this configuration: ${reply.summary ?? 'valid'}` };
     const errors = reply?.errors ?? [(r.stderr.trim() || r.stdout.trim() || `its configuration check exited with ${String(r.code)}`).split('\n')[0] ?? ''];
     return { id: 'configuration', status: 'fail', message: `Tandem ${s.manifest.version} refuses this configuration: ${errors.slice(0, 5).join('; ')}` };
@@ -477,6 +476,10 @@ export class FirmwareService {
       tainted: null, downgraded: null, ha_protocol: { min: fw.haMin, max: fw.haMax },
     };
   }
+}
+
+function parseJson(text: string): unknown {
+  try { return JSON.parse(text); } catch { return null; }
 }
 
 function describeProblems(t: TreeCheck): string {

@@ -1,0 +1,177 @@
+/**
+ * `tandem firmware list | upload | notes | test | activate | delete | install` and
+ * `tandem version`: the seed's "Basic Settings > System > Firmwares" and "Version details" on
+ * the command line, through the node's operations (the local control socket or a remote API).
+ */
+import { createReadStream, statSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { ActionReply } from '../adapters/control/protocol.js';
+import type { ActivateReply, FirmwareList, Notes, TestReport, UploadResult, Versions } from '../app/firmware/schemas.js';
+import type { z } from 'zod';
+import { callOp, fail, print, withTarget, type Target } from './common.js';
+
+type Json = { json?: boolean };
+type Flags = { override?: boolean; reinstall?: boolean };
+
+const slotArg = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) fail(`SLOT must be a slot number (0–5), not ${v}`);
+  return n;
+};
+
+export function registerFirmwareCommands(program: Command, firmware: Command): void {
+  withTarget(firmware.command('list'))
+    .description('the firmware slots: version, type, published, current, after reboot, state')
+    .option('--json', 'machine-readable output')
+    .action(async (t: Target & Json) => {
+      const list = (await callOp(t, 'GET', '/firmware')).body as z.infer<typeof FirmwareList>;
+      print(t.json, list, () => formatList(list));
+    });
+
+  withTarget(firmware.command('upload <file>'))
+    .description('upload a signed firmware bundle into a free slot (verified while it streams)')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, t: Target & Json) => {
+      const r = await upload(t, file);
+      print(t.json, r, () => `uploaded: Tandem ${r.version} (${r.type}) in slot ${String(r.slot)}, signed by key ${r.key_id}`);
+    });
+
+  withTarget(firmware.command('notes <slot>'))
+    .description("a slot's upgrade notes")
+    .option('--json', 'machine-readable output')
+    .action(async (slot: string, t: Target & Json) => {
+      const n = (await callOp(t, 'GET', `/firmware/${String(slotArg(slot))}/notes`)).body as z.infer<typeof Notes>;
+      print(t.json, n, () => `Upgrade notes of Tandem ${n.version} (slot ${String(n.slot)}):\n${n.notes === '' ? '(none)' : n.notes}`);
+    });
+
+  withFlags(withTarget(firmware.command('test <slot>')))
+    .description('Test a slot: every check on its own line (signature, policy, disk, configuration, tainted, license, HA protocol); changes nothing')
+    .option('--json', 'machine-readable output')
+    .action(async (slot: string, t: Target & Json & Flags) => {
+      const r = await test(t, slotArg(slot));
+      print(t.json, r, () => formatTest(r));
+      if (!r.ok) process.exit(1);
+    });
+
+  withFlags(withTarget(firmware.command('activate <slot>')))
+    .description('After reboot: boot this slot on trial at the next start (its Test must pass)')
+    .option('--json', 'machine-readable output')
+    .action(async (slot: string, t: Target & Json & Flags) => {
+      const r = await activate(t, slotArg(slot));
+      print(t.json, r, () => [...(r.ok || r.report === null ? [] : [formatTest(r.report)]), ...r.messages].join('\n'));
+      if (!r.ok) process.exit(1);
+    });
+
+  withTarget(firmware.command('delete <slot>'))
+    .description('delete a slot (never the current, the after-reboot or the committed one)')
+    .option('--json', 'machine-readable output')
+    .action(async (slot: string, t: Target & Json) => {
+      const r = (await callOp(t, 'DELETE', `/firmware/${String(slotArg(slot))}`)).body as ActionReply;
+      print(t.json, r, () => r.messages.join('\n'));
+    });
+
+  withFlags(withTarget(firmware.command('install <file>')))
+    .description('without the web interface (e.g. over SSH): upload, show the notes, Test, After reboot, and with --reboot reboot')
+    .option('--reboot', 'reboot this node once the firmware is selected (a primary hands over first)')
+    .action(async (file: string, t: Target & Flags & { reboot?: boolean }) => {
+      const up = await upload(t, file);
+      console.log(`uploaded: Tandem ${up.version} (${up.type}) in slot ${String(up.slot)}`);
+      const n = (await callOp(t, 'GET', `/firmware/${String(up.slot)}/notes`)).body as z.infer<typeof Notes>;
+      console.log(`Upgrade notes:\n${n.notes === '' ? '(none)' : n.notes}`);
+      const r = await activate(t, up.slot);
+      if (r.report !== null) console.log(formatTest(r.report));
+      for (const m of r.messages) console.log(m);
+      if (!r.ok) process.exit(1);
+      if (t.reboot !== true) { console.log('not rebooted (add --reboot, or run tandem reboot)'); return; }
+      const reboot = (await callOp(t, 'POST', '/action', { body: { type: 'reboot', target: 'this' } })).body as ActionReply;
+      for (const m of reboot.messages) console.log(m);
+      if (!reboot.ok) process.exit(1);
+    });
+
+  withTarget(program.command('version'))
+    .description('Version details: per node version, release type, support end, supported or not and why, tainted or not')
+    .option('--json', 'machine-readable output')
+    .action(async (t: Target & Json) => {
+      const v = (await callOp(t, 'GET', '/version', { timeoutMs: 60_000 })).body as z.infer<typeof Versions>;
+      print(t.json, v, () => formatVersions(v));
+    });
+}
+
+const withFlags = (cmd: Command): Command => cmd
+  .option('--override', 'allow a downgrade or a Feature Release → LTS move (recorded for good: the node is then unsupported)')
+  .option('--reinstall', 'allow installing the running version again');
+
+const flagsOf = (t: Flags): { override: boolean; reinstall: boolean } => ({ override: t.override === true, reinstall: t.reinstall === true });
+
+/** Tests run the target's own code and hash every file: they get a minute. */
+const TEST_TIMEOUT_MS = 120_000;
+
+async function test(t: Target & Flags, slot: number): Promise<z.infer<typeof TestReport>> {
+  return (await callOp(t, 'POST', `/firmware/${String(slot)}/test`, { body: flagsOf(t), timeoutMs: TEST_TIMEOUT_MS })).body as z.infer<typeof TestReport>;
+}
+
+async function activate(t: Target & Flags, slot: number): Promise<z.infer<typeof ActivateReply>> {
+  return (await callOp(t, 'POST', `/firmware/${String(slot)}/activate`, { body: flagsOf(t), timeoutMs: TEST_TIMEOUT_MS })).body as z.infer<typeof ActivateReply>;
+}
+
+/** Streams the file; a progress bar on a terminal, plain lines otherwise (both on stderr). */
+async function upload(t: Target, file: string): Promise<z.infer<typeof UploadResult>> {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (err) {
+    fail(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const tty = process.stderr.isTTY;
+  let shown = -1;
+  const onSent = (sent: number): void => {
+    const pct = size === 0 ? 100 : Math.floor((sent / size) * 100);
+    if (tty) {
+      const width = 30;
+      const full = Math.round((pct / 100) * width);
+      process.stderr.write(`\r[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${String(pct).padStart(3)} % ${mib(sent)} of ${mib(size)}`);
+      if (sent === size) process.stderr.write('\n');
+    } else if (pct >= shown + 10 || sent === size) {
+      shown = pct - (pct % 10);
+      process.stderr.write(`sent ${String(pct)} % (${mib(sent)} of ${mib(size)})\n`);
+    }
+  };
+  const r = await callOp(t, 'POST', '/firmware', {
+    upload: { stream: createReadStream(file, { highWaterMark: 1024 * 1024 }), size },
+    onSent,
+    onProgress: (line) => { process.stderr.write(`${tty ? '\n' : ''}node: ${line}\n`); },
+    timeoutMs: 120_000,
+  });
+  return r.body as z.infer<typeof UploadResult>;
+}
+
+const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
+
+function formatList(l: z.infer<typeof FirmwareList>): string {
+  const rows = [['SLOT', 'STATE', 'VERSION', 'TYPE', 'PUBLISHED', 'CURRENT', 'AFTER REBOOT']];
+  for (const s of l.slots) {
+    rows.push([String(s.slot), s.state, s.version ?? '-', s.type ?? '-', s.published ?? '-', s.current ? 'yes' : '', s.after_reboot ? 'yes' : '']);
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
+  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  const failed = l.slots.filter((s) => s.failure !== null).map((s) => `slot ${String(s.slot)} failed its trial: ${s.failure ?? ''}`);
+  return [`Firmwares of node ${l.node}:`, ...lines, ...failed].join('\n');
+}
+
+function formatTest(r: z.infer<typeof TestReport>): string {
+  const lines = r.checks.map((c) => `${c.status.toUpperCase().padEnd(4)} ${c.id}: ${c.message}`);
+  return [`Test of slot ${String(r.slot)} (Tandem ${r.version}) on node ${r.node}:`, ...lines, r.ok ? 'Test passed' : 'Test FAILED: correct the errors before you upgrade'].join('\n');
+}
+
+function formatVersions(v: z.infer<typeof Versions>): string {
+  return v.nodes.map((n) => {
+    const head = `${n.this_node ? 'This node ' : 'Other node'} ${n.node}: `;
+    if (n.version === null) return `${head}unknown (not heard since this node started)`;
+    const support = n.support === null ? 'support unknown' : `${n.support.supported ? 'supported' : 'UNSUPPORTED'}: ${n.support.why}`;
+    const extra = [
+      n.slot === null ? null : `slot ${String(n.slot)}`,
+      n.tainted === null ? null : n.tainted.tainted ? `TAINTED: ${n.tainted.detail}` : 'not tainted',
+    ].filter((x) => x !== null);
+    return `${head}Tandem ${n.version} (${n.type ?? '?'}${n.published === null ? '' : `, published ${n.published}`}); ${support}${extra.length > 0 ? `; ${extra.join('; ')}` : ''}`;
+  }).join('\n');
+}
