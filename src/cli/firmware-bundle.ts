@@ -18,7 +18,9 @@
  * not pay for loading crypto, zod or the bundle code at start-up.
  */
 import type { Command } from 'commander';
+import type { KeyObject } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import type { TrustedKey } from '../adapters/firmware/keys.js';
 import type { Manifest } from '../core/firmware/types.js';
 
 /** The checkout this CLI runs from (dist/cli/firmware-bundle.js → ../..): what `build` packages by default. */
@@ -113,7 +115,7 @@ async function build(o: BuildOptions): Promise<void> {
   }
   const tree = o.from === undefined ? CHECKOUT : path.resolve(o.from);
   if (!(await stat(tree).catch(() => null))?.isDirectory()) fail(`--from ${o.from ?? tree}: not a directory`);
-  let signingKey;
+  let signingKey: KeyObject;
   try {
     signingKey = loadSigningKey(o.key).key;
   } catch (err) {
@@ -134,7 +136,7 @@ async function verifyCommand(file: string, pubkeys: readonly string[], json: boo
   const [{ loadPublicKey }, { readBundle }, { BundleRefused }, { createReadStream }] = await Promise.all([
     import('../adapters/firmware/keys.js'), import('../adapters/firmware/reader.js'), import('../adapters/firmware/refusal.js'), import('node:fs'),
   ]);
-  let trustedKeys;
+  let trustedKeys: TrustedKey[];
   try {
     trustedKeys = pubkeys.map(loadPublicKey);
   } catch (err) {

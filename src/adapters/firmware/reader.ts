@@ -145,7 +145,7 @@ class Parser {
     await this.options.onManifest?.(manifest, key.id);
     const files = manifest.payload.files;
     const index = new Map(files.map((f, i) => [PAYLOAD_PREFIX + f.path, i]));
-    for (let i = 0; i < files.length; i++) await this.readPayloadFile(files, i, index);
+    for (const [i, f] of files.entries()) await this.readPayloadFile(f, `${PAYLOAD_PREFIX}${f.path} (file ${i + 1} of ${files.length})`, i, index);
     await this.readEnd(index);
     await this.options.sink?.complete();
     return { manifest, keyId: key.id, bytesRead: this.input.offset };
@@ -207,11 +207,9 @@ class Parser {
     return data;
   }
 
-  private async readPayloadFile(files: readonly PayloadFile[], i: number, index: ReadonlyMap<string, number>): Promise<void> {
-    const f = files[i];
-    if (f === undefined) return;
+  /** Payload file `i` of the manifest, `f`; `where` names it in messages. */
+  private async readPayloadFile(f: PayloadFile, where: string, i: number, index: ReadonlyMap<string, number>): Promise<void> {
     const name = PAYLOAD_PREFIX + f.path;
-    const where = `${name} (file ${i + 1} of ${files.length})`;
     const at = this.input.offset;
     const h = await this.readHeader(where);
     if (h === null) return refuse('truncated', `truncated: the archive ends (zero block at byte ${at}) before ${where}`);
@@ -234,7 +232,6 @@ class Parser {
       throw err;
     }
     await writer?.finish();
-    return undefined;
   }
 
   /** Why member `path` is not the one expected at position `i` (`expected` describes that one). */

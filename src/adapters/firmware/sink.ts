@@ -46,7 +46,7 @@ export async function stagingSink(dir: string): Promise<StagingSink> {
   await mkdir(dir, { mode: 0o755 });
   await chmod(dir, 0o755);
   const created = new Set<string>();
-  let open_: { file: string; fh: FileHandle } | null = null;
+  let openFile: { file: string; fh: FileHandle } | null = null;
 
   async function ensureParents(path: string): Promise<void> {
     for (let cut = path.indexOf('/'); cut > 0; cut = path.indexOf('/', cut + 1)) {
@@ -61,15 +61,15 @@ export async function stagingSink(dir: string): Promise<StagingSink> {
   return {
     dir,
     async open(path, mode, size) {
-      if (open_ !== null) throw new Error(`staging: ${path} opened while ${open_.file} is still open`);
+      if (openFile !== null) throw new Error(`staging: ${path} opened while ${openFile.file} is still open`);
       await ensureParents(path);
       const file = join(dir, path);
       const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
       await fh.chmod(mode);
       const current = { file, fh };
-      open_ = current;
+      openFile = current;
       let written = 0;
-      const close = async (): Promise<void> => { open_ = null; await fh.close(); };
+      const close = async (): Promise<void> => { openFile = null; await fh.close(); };
       return {
         async write(chunk) {
           written += chunk.length;
@@ -93,9 +93,9 @@ export async function stagingSink(dir: string): Promise<StagingSink> {
       await fsyncDir(dirname(dir));
     },
     async discard() {
-      const current = open_;
+      const current = openFile;
       if (current !== null) {
-        open_ = null;
+        openFile = null;
         await current.fh.close().catch(() => undefined);
       }
       await rm(dir, { recursive: true, force: true });
