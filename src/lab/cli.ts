@@ -4,6 +4,7 @@
  * --id/--dir, verbs other than `up` work on the only lab under .tandem-lab/ (if there is one).
  */
 import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { Command } from 'commander';
 import {
   isNodeIface, isNodeName, isSegment, isTiming, Lab, LabError, LABS_ROOT, listLabs,
@@ -106,11 +107,15 @@ program.command('up')
   .option('--timing <profile>', 'timing profile in cluster.yaml: default | fast', 'default')
   .option('--no-start', 'do not start the node processes')
   .option('--node-command <cmd>', 'node process instead of `tandem node`: words, or a JSON array; placeholders {node} {config} {dir} {repo} {id}')
-  .action(async (o: { timing: string; start: boolean; nodeCommand?: string }) => {
+  .option('--trusted-key <file>', 'a firmware signing public key the nodes trust (firmware.trusted_keys; repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), resolve(v)])
+  .option('--trial-timeout <s>', 'firmware.trial_timeout_s', (v) => Number.parseInt(v, 10))
+  .action(async (o: { timing: string; start: boolean; nodeCommand?: string; trustedKey?: string[]; trialTimeout?: number }) => {
     if (!isTiming(o.timing)) throw new LabError(`timing must be default or fast, not "${o.timing}"`);
     const g = globals();
     const nodeCommand = o.nodeCommand === undefined ? undefined : parseCommand(o.nodeCommand);
-    const lab = new Lab({ ...g, timing: o.timing, ...(nodeCommand ? { nodeCommand } : {}),
+    const firmware = o.trustedKey === undefined && o.trialTimeout === undefined ? undefined
+      : { ...(o.trustedKey === undefined ? {} : { trustedKeys: o.trustedKey }), ...(o.trialTimeout === undefined ? {} : { trialTimeoutS: o.trialTimeout }) };
+    const lab = new Lab({ ...g, timing: o.timing, ...(nodeCommand ? { nodeCommand } : {}), ...(firmware === undefined ? {} : { firmware }),
       onStep: (step) => { console.error(`  ${step}…`); } });
     await lab.up({ start: o.start });
     const id = `--id ${lab.id}`;

@@ -19,6 +19,14 @@ export interface LabFileParams {
   readonly nodeBinary: string;
   /** `sync.resync_rate_mbit` (0 = unlimited); the configuration's default when absent. */
   readonly resyncRateMbit?: number;
+  /** The `firmware` section: trusted public key files, trial limits; left out when absent. */
+  readonly firmware?: LabFirmware;
+}
+
+export interface LabFirmware {
+  readonly trustedKeys?: readonly string[];
+  readonly trialTimeoutS?: number;
+  readonly trialAttempts?: number;
 }
 
 export const CONFIG_FILE = 'cluster.yaml';
@@ -72,10 +80,21 @@ export function clusterYaml(p: LabFileParams): string {
     `  reboot: ${list(labCommand(p, 'restart'))}`,
     `  shutdown: ${list(labCommand(p, 'stop'))}`,
     ...(p.resyncRateMbit === undefined ? [] : ['sync:', `  resync_rate_mbit: ${String(p.resyncRateMbit)}`]),
+    ...firmwareYaml(p.firmware),
     'nodes:',
     ...nodes,
     '',
   ].join('\n');
+}
+
+function firmwareYaml(f: LabFirmware | undefined): string[] {
+  if (f === undefined) return [];
+  return [
+    'firmware:',
+    ...(f.trustedKeys === undefined ? [] : [`  trusted_keys: ${list(f.trustedKeys)}`]),
+    ...(f.trialTimeoutS === undefined ? [] : [`  trial_timeout_s: ${String(f.trialTimeoutS)}`]),
+    ...(f.trialAttempts === undefined ? [] : [`  trial_attempts: ${String(f.trialAttempts)}`]),
+  ];
 }
 
 /**

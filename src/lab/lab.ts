@@ -12,7 +12,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync,
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TIMING_PROFILE_NAMES, type TimingProfileName } from '../core/timing.js';
-import { CONFIG_FILE, HOOKS_LOG, writeLabFiles, type LabFileParams } from './files.js';
+import { CONFIG_FILE, HOOKS_LOG, writeLabFiles, type LabFileParams, type LabFirmware } from './files.js';
 import { LabError, mustRun, procStat, run, sleep, waitFor, type RunResult } from './run.js';
 import {
   ATTACHMENTS, BRIDGES, HOST_IFACE, NODE_ADDRESSES, NODE_IFACES, NODE_TTL, NODES, ROLES, ROUTER_ROLE, SEGMENTS,
@@ -51,6 +51,8 @@ export interface LabOptions {
    * lets a test act in the middle of one. Default: the configuration's default (not written).
    */
   readonly resyncRateMbit?: number;
+  /** The `firmware` section of cluster.yaml (`up` only): trusted keys, trial limits. */
+  readonly firmware?: LabFirmware;
   /** The node process command (see DEFAULT_NODE_COMMAND); stored in state.json by `up`. */
   readonly nodeCommand?: readonly string[];
   /** How long `stop` waits after SIGTERM before SIGKILL. Default 10 s. */
@@ -271,6 +273,7 @@ export class Lab {
     const params: LabFileParams = {
       id: this.id, dir: this.dir, repoRoot: REPO_ROOT, timing, nodeBinary: process.execPath,
       ...(this.options.resyncRateMbit === undefined ? {} : { resyncRateMbit: this.options.resyncRateMbit }),
+      ...(this.options.firmware === undefined ? {} : { firmware: this.options.firmware }),
     };
     try {
       await this.step('files');
