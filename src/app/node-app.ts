@@ -6,6 +6,7 @@
  */
 import type { ActionReply, ControlAction } from '../adapters/control/protocol.js';
 import type { NodeStatus } from '../core/ha/status.js';
+import type { ClusterUpgrade } from './firmware/cluster-upgrade.js';
 import type { BootView } from './firmware/identity.js';
 import type { FirmwareService } from './firmware/service.js';
 import type { ReplicationStatus } from './sync/service.js';
@@ -20,4 +21,6 @@ export interface NodeApp {
   act(action: ControlAction): Promise<ActionReply>;
   /** Slots, upload, notes, Test, After reboot, delete, Version details. */
   readonly firmware: FirmwareService;
+  /** The one-action rolling upgrade of both nodes, and the configuration freeze it sets. */
+  readonly upgrade: ClusterUpgrade;
 }

@@ -19,8 +19,10 @@ import { FirmwareDir } from '../adapters/firmware/slots.js';
 import { startControlSocket } from './api/control-socket.js';
 import { OPERATIONS } from './api/operations.js';
 import type { NodeApp } from './node-app.js';
+import { peerCallServer, type PeerLink } from './peer/calls.js';
 import { announceFallback, bootView, identityOf, runningFirmware } from './firmware/identity.js';
 import { FirmwareService } from './firmware/service.js';
+import { ClusterUpgrade } from './firmware/cluster-upgrade.js';
 import { installReplicatedConfig, publishConfig, REPLICATED_CONFIG } from './sync/config-follow.js';
 import { syncRoots } from './sync/roots.js';
 import { formatConfigError, loadConfig, readClusterKey, toCoreConfig, type TandemConfig } from '../config/load.js';
@@ -112,6 +114,10 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     now: () => performance.now(),
     log: (level, event, message) => { log.log(level, event, message); },
     // Reported after the HA step that caused it has finished (never re-entering the core).
+    peerCalls: peerCallServer<NodeApp>({
+      cluster: config.cluster.name, peer: peerName ?? null, peerAddress: peer?.interfaces[haLink]?.address ?? null,
+      app: () => app, operations: OPERATIONS, log: (m) => { log.log('warn', 'peer', m); },
+    }),
     report: (syncState, ifPeerLost, adopt) => { queueMicrotask(() => { feed({ kind: 'sync', at: instant(), state: syncState, ifPeerLost, adopt }); }); },
     onReplicated: (root, path) => {
       if (root === 'config' && path === REPLICATED_CONFIG) followConfig();
@@ -219,15 +225,29 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   sync.observe(started.state);
   const ticker = setInterval(() => { feed({ kind: 'tick', at: instant() }); }, core.timing.tickMs);
 
+  const peerLink: PeerLink | null = peer === undefined || peerName === undefined ? null : {
+    host: peer.interfaces[haLink]?.address ?? '', port: config.sync.port, localAddress: self.interfaces[haLink]?.address ?? '0.0.0.0',
+    key: key.key, cluster: config.cluster.name, node: opts.nodeName,
+  };
+  const upgrade = new ClusterUpgrade({
+    node: opts.nodeName, peerName: peerName ?? null, dir: firmwareDir, firmware: firmwareService, running: firmware,
+    config: () => config, status: () => app.status(), peer: peerLink,
+    operate: (a) => app.act(a),
+    log: (level, message) => { log.log(level, 'upgrade', message); },
+  });
   const app: NodeApp = {
     firmware: firmwareService,
+    upgrade,
     status: () => {
       if (state === null) return null;
       const s = describeNode(state, performance.now());
       return { ...s, sync: { ...s.sync, ...sync.status() }, firmware: bootView(firmwareDir, firmware) };
     },
     act: async (a) => {
-      if (a.type === 'reload') return reload();
+      if (a.type === 'reload') {
+        const frozen = upgrade.frozen();
+        return frozen === null ? reload() : { ok: false, messages: [`error: ${frozen}; the running configuration stays`] };
+      }
       if (a.type === 'barrier') {
         const r = await sync.barrier(a.timeout_ms);
         return { ok: r.ok, messages: [r.ok ? `info: ${r.message}` : `error: ${r.message}`] };
@@ -236,6 +256,8 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     },
   };
   const control = await startControlSocket(join(self.stateDir, CONTROL_SOCKET), app, OPERATIONS);
+  // A cluster upgrade this node was running before it rebooted (into the new firmware) goes on.
+  upgrade.resume();
 
   /** What the node said while carrying out an operator's request: its log lines. */
   const said = (effects: readonly Effect[]): string[] =>

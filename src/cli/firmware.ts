@@ -6,9 +6,10 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ActionReply } from '../adapters/control/protocol.js';
-import type { ActivateReply, FirmwareList, Notes, TestReport, UploadResult, Versions } from '../app/firmware/schemas.js';
+import { call } from '../adapters/control/client.js';
+import type { ActivateReply, FirmwareList, Notes, TestReport, UpgradeState, UploadResult, Versions } from '../app/firmware/schemas.js';
 import type { z } from 'zod';
-import { callOp, fail, print, withTarget, type Target } from './common.js';
+import { callOp, endpointOf, fail, print, withTarget, type Target } from './common.js';
 
 type Json = { json?: boolean };
 type Flags = { override?: boolean; reinstall?: boolean };
@@ -174,4 +175,65 @@ function formatVersions(v: z.infer<typeof Versions>): string {
     ].filter((x) => x !== null);
     return `${head}Tandem ${n.version} (${n.type ?? '?'}${n.published === null ? '' : `, published ${n.published}`}); ${support}${extra.length > 0 ? `; ${extra.join('; ')}` : ''}`;
   }).join('\n');
+}
+
+/** How long `cluster upgrade` follows a plan whose node does not answer (its own reboot). */
+const FOLLOW_QUIET_MS = 15 * 60_000;
+
+export function registerClusterUpgrade(cluster: Command): void {
+  withFlags(withTarget(cluster.command('upgrade [slot]')))
+    .description('upgrade both nodes to SLOT (run on the primary): Test on each, the secondary first, one planned handover, then this node; progress followed live')
+    .option('--follow', 'follow the running (or last) cluster upgrade')
+    .option('--abort', 'end the running cluster upgrade (each node keeps the firmware it runs)')
+    .action(async (slot: string | undefined, t: Target & Flags & { follow?: boolean; abort?: boolean }) => {
+      if (t.abort === true) {
+        const r = (await callOp(t, 'POST', '/cluster/upgrade/abort')).body as ActionReply;
+        console.log(r.messages.join('\n'));
+        if (!r.ok) process.exit(1);
+        return;
+      }
+      let last: string | null = null;
+      if (t.follow !== true) {
+        if (slot === undefined) fail('name the SLOT to upgrade to (tandem firmware list), or --follow');
+        try {
+          const r = await call(endpointOf(t), 'POST', '/cluster/upgrade', {
+            body: { slot: slotArg(slot), ...flagsOf(t) },
+            onProgress: (line) => { console.log(line); last = line; },
+            timeoutMs: FOLLOW_QUIET_MS,
+          });
+          if (r.status >= 400) fail(((r.body as { messages?: string[] }).messages ?? []).join('\n'));
+        } catch {
+          // The node ended the stream: it is rebooting into the new firmware. Follow from its plan.
+        }
+      }
+      process.exit(await follow(t, last) ? 0 : 1);
+    });
+}
+
+/** Prints the plan's lines after `last` until the plan ends; true when it succeeded. */
+async function follow(t: Target, last: string | null): Promise<boolean> {
+  let printedUpTo: number | null = null;
+  let quietSince = Date.now();
+  for (;;) {
+    let state: z.infer<typeof UpgradeState> | null = null;
+    try {
+      const r = await call(endpointOf(t), 'GET', `/cluster/upgrade?from=0`, { timeoutMs: 5000 });
+      if (r.status < 400) state = r.body as z.infer<typeof UpgradeState>;
+    } catch { /* rebooting */ }
+    if (state === null) {
+      if (Date.now() - quietSince > FOLLOW_QUIET_MS) fail('the node did not answer for 15 minutes');
+      await new Promise((r) => setTimeout(r, 1000));
+      continue;
+    }
+    quietSince = Date.now();
+    if (state.plan === null) fail('no cluster upgrade has run on this node');
+    if (printedUpTo === null) {
+      const at = last === null ? -1 : state.lines.lastIndexOf(last);
+      printedUpTo = at + 1;
+    }
+    for (const line of state.lines.slice(printedUpTo)) console.log(line);
+    printedUpTo = state.lines.length;
+    if (!state.active) return state.plan.phase === 'done';
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }

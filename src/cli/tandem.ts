@@ -10,7 +10,7 @@ import type { NodeStatus } from '../core/ha/status.js';
 import { TIMING_PROFILE_NAMES, type TimingProfileName } from '../core/timing.js';
 import { callOp, fail, withTarget, type Target } from './common.js';
 import { registerBundleCommands } from './firmware-bundle.js';
-import { registerFirmwareCommands } from './firmware.js';
+import { registerClusterUpgrade, registerFirmwareCommands } from './firmware.js';
 
 const program = new Command()
   .name('tandem')
@@ -79,6 +79,7 @@ withTarget(program.command('reload'))
   .action((t: Target) => act(t, { type: 'reload' }));
 
 const cluster = program.command('cluster').description('cluster-wide actions');
+registerClusterUpgrade(cluster);
 withTarget(cluster.command('reboot'))
   .description('reboot both nodes, the secondary first, with one planned handover')
   .action((t: Target) => act(t, { type: 'reboot-cluster' }));

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { controlRequest, sendAction } from '../../adapters/control/client.js';
 import type { ControlAction } from '../../adapters/control/protocol.js';
+import type { ClusterUpgrade } from '../firmware/cluster-upgrade.js';
 import type { FirmwareService } from '../firmware/service.js';
 import type { NodeApp, StatusView } from '../node-app.js';
 import { startControlSocket } from './control-socket.js';
@@ -35,6 +36,7 @@ describe('control socket', () => {
       status: () => ({ role: 'primary' }) as unknown as StatusView,
       act: (a) => { seen.push(a); return Promise.resolve({ ok: true, messages: [`did ${a.type}`] }); },
       firmware: null as unknown as FirmwareService,
+      upgrade: null as unknown as ClusterUpgrade,
     };
     const server = await startControlSocket(socket, app, OPERATIONS);
     try {

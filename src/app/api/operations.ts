@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ControlAction } from '../../adapters/control/protocol.js';
-import { ActivateReply, FirmwareList, Notes, SlotParam, TestReport, UpgradeFlags, UploadResult, Versions } from '../firmware/schemas.js';
+import { ActivateReply, FirmwareList, Notes, SlotParam, TestReport, UpgradeFlags, UpgradeState, UploadResult, Versions } from '../firmware/schemas.js';
 import type { NodeApp } from '../node-app.js';
 import { operation, refuse } from './operation.js';
 import type { AnyOperation } from './server.js';
@@ -63,6 +63,40 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
     summary: 'Delete a slot (never the current, the after-reboot or the committed one)',
     params: SlotParam, reply: ActionReply,
     run: (app: NodeApp, { params }) => app.firmware.remove(params.slot),
+  }),
+  operation({
+    id: 'clusterUpgrade', method: 'POST', path: '/cluster/upgrade', access: 'change', progress: true,
+    summary: 'Upgrade both nodes to a slot: the secondary first, one planned handover, then this node (run on the primary)',
+    body: UpgradeFlags.extend({ slot: z.number().int().min(1).max(99) }).strict(),
+    reply: z.object({ ok: z.boolean(), message: z.string() }),
+    run: (app: NodeApp, { body, progress }) => app.upgrade.start(body.slot, body, progress),
+  }),
+  operation({
+    id: 'clusterUpgradeState', method: 'GET', path: '/cluster/upgrade', access: 'read',
+    summary: 'The cluster upgrade: its plan and its progress lines from line `from` on',
+    query: z.object({ from: z.coerce.number().int().min(0).default(0) }),
+    reply: UpgradeState,
+    run: (app: NodeApp, { query }) => app.upgrade.state(query.from),
+  }),
+  operation({
+    id: 'clusterUpgradeAbort', method: 'POST', path: '/cluster/upgrade/abort', access: 'change',
+    summary: 'End a running cluster upgrade: both nodes keep the firmware they run, configuration changes allowed again',
+    reply: ActionReply,
+    run: (app: NodeApp) => app.upgrade.abort(),
+  }),
+  operation({
+    id: 'clusterFreeze', method: 'POST', path: '/cluster/freeze', access: 'change',
+    summary: 'Freeze configuration changes on this node (set by the other node while it upgrades the cluster)',
+    body: z.object({ id: z.string().min(1).max(64), by: z.string().min(1).max(64) }).strict(),
+    reply: ActionReply,
+    run: (app: NodeApp, { body }) => { app.upgrade.freeze(body.id, body.by); return { ok: true, messages: [`configuration changes frozen by ${body.by}`] }; },
+  }),
+  operation({
+    id: 'clusterUnfreeze', method: 'POST', path: '/cluster/unfreeze', access: 'change',
+    summary: 'Lift a configuration freeze the other node set',
+    body: z.object({ id: z.string().min(1).max(64) }).strict(),
+    reply: ActionReply,
+    run: (app: NodeApp, { body }) => { app.upgrade.unfreeze(body.id); return { ok: true, messages: ['configuration changes allowed'] }; },
   }),
   operation({
     id: 'version', method: 'GET', path: '/version', access: 'read',

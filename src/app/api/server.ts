@@ -53,54 +53,97 @@ export function buildServer<A>(opts: ServeOptions<A>): FastifyInstance {
   return server;
 }
 
-async function handle<A>(opts: ServeOptions<A>, op: AnyOperation<A>, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-  let caller: Caller | null = null;
+/** A request as any transport hands it over, before checks. */
+export interface RawRequest {
+  readonly params: unknown;
+  readonly query: unknown;
+  readonly body: unknown;
+  /** The body stream of an upload; null for every other request. */
+  readonly upload: Readable | null;
+  readonly size: number | null;
+}
+
+/**
+ * Checks and runs one operation for a caller: the access rule, then the input against the
+ * operation's schemas (a refusal names the field), then the application-layer call. Every
+ * transport goes through here (Fastify routes, the peer channel), and so does the audit log.
+ */
+export async function runOperation<A>(
+  opts: Pick<ServeOptions<A>, 'app' | 'audit'>, op: AnyOperation<A>, caller: Caller, raw: RawRequest, progress: (line: string) => void,
+): Promise<unknown> {
   try {
-    caller = await opts.authenticate(req);
     if (op.access === 'change' && caller.role === 'viewer') throw new OpError(403, [`${caller.user} is a viewer: ${op.summary.toLowerCase()} needs an admin`]);
-    if (op.upload === true && req.headers['content-type'] !== 'application/octet-stream') {
-      throw new OpError(415, ['send the file as application/octet-stream']);
-    }
-    const params = check(op.params, req.params, 'path');
-    const query = check(op.query, req.query, 'query');
-    const body = op.upload === true ? undefined : check(op.body, req.body ?? {}, 'body');
-    const upload = op.upload === true ? req.body as Readable : null;
-    const length = Number(req.headers['content-length']);
-    const size = Number.isSafeInteger(length) && length >= 0 ? length : null;
-    const who = caller;
-    if (op.progress === true) { await streamed(opts, op, reply, who, { params, query, body, upload, size, caller: who }); return; }
-    const result = await op.run(opts.app, { params, query, body, upload, size, caller: who, progress: () => { /* not streamed */ } });
-    audit(opts, op, who, true, '');
-    return await reply.send(result);
+    if (op.upload === true && raw.upload === null) throw new OpError(415, ['send the file as application/octet-stream']);
+    const params = check(op.params, raw.params, 'path');
+    const query = check(op.query, raw.query, 'query');
+    const body = op.upload === true ? undefined : check(op.body, raw.body ?? {}, 'body');
+    const result = await op.run(opts.app, { params, query, body, upload: raw.upload, size: raw.size, caller, progress });
+    audit(opts, op, caller, true, '');
+    return result;
   } catch (err) {
     const e = err instanceof OpError ? err : new OpError(500, [(err as Error).message]);
-    if (caller !== null) audit(opts, op, caller, false, e.messages.join('; '));
+    audit(opts, op, caller, false, e.messages.join('; '));
+    throw e;
+  }
+}
+
+/** The operation a method and path name, with the path's parameters (`/firmware/:slot` ← `/firmware/2`). */
+export function findOperation<A>(operations: readonly AnyOperation<A>[], method: string, path: string): { op: AnyOperation<A>; params: Record<string, string> } | null {
+  const parts = path.split('?')[0]?.split('/') ?? [];
+  for (const op of operations) {
+    if (op.method !== method) continue;
+    const pattern = op.path.split('/');
+    if (pattern.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    if (pattern.every((seg, i) => {
+      const part = parts[i] ?? '';
+      if (seg.startsWith(':')) { params[seg.slice(1)] = decodeURIComponent(part); return part !== ''; }
+      return seg === part;
+    })) return { op, params };
+  }
+  return null;
+}
+
+async function handle<A>(opts: ServeOptions<A>, op: AnyOperation<A>, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  let caller: Caller;
+  try {
+    caller = await opts.authenticate(req);
+  } catch (err) {
+    const e = err instanceof OpError ? err : new OpError(500, [(err as Error).message]);
+    return reply.code(e.status).send({ ok: false, messages: e.messages });
+  }
+  const isUpload = op.upload === true && req.headers['content-type'] === 'application/octet-stream';
+  const length = Number(req.headers['content-length']);
+  const raw: RawRequest = {
+    params: req.params, query: req.query, body: isUpload ? undefined : req.body,
+    upload: isUpload ? req.body as Readable : null,
+    size: Number.isSafeInteger(length) && length >= 0 ? length : null,
+  };
+  if (op.progress === true) { await streamed(opts, op, reply, caller, raw); return; }
+  try {
+    return await reply.send(await runOperation(opts, op, caller, raw, () => { /* not streamed */ }));
+  } catch (err) {
+    const e = err as OpError;
     return reply.code(e.status).send({ ok: false, messages: e.messages });
   }
 }
 
 /** Progress lines as they happen, then the result: one JSON object per line. */
-async function streamed<A>(
-  opts: ServeOptions<A>, op: AnyOperation<A>, reply: FastifyReply, caller: Caller,
-  input: { params: unknown; query: unknown; body: unknown; upload: Readable | null; size: number | null; caller: Caller },
-): Promise<void> {
+async function streamed<A>(opts: ServeOptions<A>, op: AnyOperation<A>, reply: FastifyReply, caller: Caller, raw: RawRequest): Promise<void> {
   reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-  const line = (v: unknown): void => { if (!raw.writableEnded) raw.write(`${JSON.stringify(v)}\n`); };
+  const out = reply.raw;
+  out.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  const line = (v: unknown): void => { if (!out.writableEnded) out.write(`${JSON.stringify(v)}\n`); };
   try {
-    const result = await op.run(opts.app, { ...input, progress: (text) => { line({ progress: text }); } });
-    line({ result });
-    audit(opts, op, caller, true, '');
+    line({ result: await runOperation(opts, op, caller, raw, (text) => { line({ progress: text }); }) });
   } catch (err) {
-    const e = err instanceof OpError ? err : new OpError(500, [(err as Error).message]);
+    const e = err as OpError;
     line({ error: { status: e.status, messages: e.messages } });
-    audit(opts, op, caller, false, e.messages.join('; '));
   }
-  raw.end();
+  out.end();
 }
 
-function audit<A>(opts: ServeOptions<A>, op: AnyOperation<A>, caller: Caller, ok: boolean, detail: string): void {
+function audit<A>(opts: Pick<ServeOptions<A>, 'audit'>, op: AnyOperation<A>, caller: Caller, ok: boolean, detail: string): void {
   if (op.access === 'change') opts.audit?.({ caller, op: op.id, ok, detail });
 }
 

@@ -46,6 +46,10 @@ export interface BootView {
   readonly version: string;
   readonly type: FirmwareType;
   readonly trial: { readonly slot: number; readonly attempts: number; readonly since: string } | null;
+  /** The last After-reboot choice the launcher acted on (a cluster upgrade waits for its own). */
+  readonly activation_handled: string | null;
+  /** The launcher's outcome of that choice's installation: committed, failed (why), or null (on trial, or none). */
+  readonly activation_outcome: { readonly state: 'committed' | 'failed'; readonly reason: string | null } | null;
   readonly last_fallback: { readonly at: string; readonly slot: number; readonly message: string } | null;
 }
 
@@ -57,7 +61,18 @@ export function bootView(fw: FirmwareDir, running: RunningFirmware): BootView {
     trial: record?.trial === null || record?.trial === undefined ? null
       : { slot: record.trial.target.slot, attempts: record.trial.attempts, since: new Date(record.trial.since).toISOString() },
     last_fallback: fell === undefined ? null : { at: new Date(fell.at).toISOString(), slot: fell.slot, message: fell.message },
+    activation_handled: record?.handled ?? null,
+    activation_outcome: outcomeOf(fw),
   };
+}
+
+function outcomeOf(fw: FirmwareDir): BootView['activation_outcome'] {
+  const record = fw.boot();
+  const a = fw.activation();
+  if (record === null || a === null || record.handled !== a.id) return null;
+  const o = record.outcomes[a.install];
+  if (a.install === 'factory') return { state: 'committed', reason: null };
+  return o === undefined ? null : { state: o.state, reason: o.state === 'failed' ? o.reason : null };
 }
 
 const ANNOUNCED_FILE = 'fallback-announced.json';

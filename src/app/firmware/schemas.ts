@@ -61,7 +61,14 @@ export type UploadResult = z.infer<typeof UploadResult>;
 
 export const Notes = z.object({ slot: z.number().int(), version: z.string(), notes: z.string() });
 
-export const ActivateReply = z.object({ ok: z.boolean(), messages: z.array(z.string()), report: TestReport.nullable() });
+export const ActivateReply = z.object({
+  ok: z.boolean(),
+  messages: z.array(z.string()),
+  report: TestReport.nullable(),
+  /** The id of this After-reboot choice (the launcher reports when it acted on it); null when refused. */
+  activation: z.string().nullable(),
+});
+export type ActivateReply = z.infer<typeof ActivateReply>;
 
 const support = z.object({ supported: z.boolean(), end: z.string().nullable(), why: z.string() });
 
@@ -89,5 +96,20 @@ export const UpgradeFlags = z.object({
   reinstall: z.boolean().default(false),
 }).strict();
 export type UpgradeFlags = z.infer<typeof UpgradeFlags>;
+
+export const UpgradeState = z.object({
+  plan: z.object({
+    version: z.literal(1), id: z.string(),
+    target: z.object({ version: z.string(), bundle: z.string() }),
+    self: z.object({ node: z.string(), slot: z.number().int(), activation: z.string().nullable() }),
+    peer: z.object({ node: z.string(), slot: z.number().int(), activation: z.string().nullable() }),
+    phase: z.enum(['start', 'secondary', 'self', 'done', 'failed']),
+    started: z.number(), since: z.number(), result: z.string().nullable(),
+  }).nullable(),
+  lines: z.array(z.string()),
+  next: z.number().int(),
+  active: z.boolean(),
+});
+export type UpgradeState = z.infer<typeof UpgradeState>;
 
 export const SlotParam = z.object({ slot: z.coerce.number().int().min(0).max(99) }).strict();

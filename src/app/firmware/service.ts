@@ -33,7 +33,7 @@ import { OpError, refuse } from '../api/operation.js';
 import type { StatusView } from '../node-app.js';
 import type { RunningFirmware } from './identity.js';
 import { installedVersion } from './installation.js';
-import type { Check, FirmwareList, NodeVersion, SlotRow, SlotState, TestReport, UpgradeFlags, UploadResult } from './schemas.js';
+import type { ActivateReply, Check, FirmwareList, NodeVersion, SlotRow, SlotState, TestReport, UpgradeFlags, UploadResult } from './schemas.js';
 import { runTree } from './run-tree.js';
 
 /** Test: at least this share of the state directory's filesystem must stay free. */
@@ -383,33 +383,35 @@ export class FirmwareService {
   // ── After reboot, delete ────────────────────────────────────────────────────────────────────
 
   /** "After reboot": the slot boots on trial at the next start, once its Test passed. */
-  activate(slot: number, flags: UpgradeFlags): Promise<{ readonly ok: boolean; readonly messages: readonly string[]; readonly report: TestReport | null }> {
+  activate(slot: number, flags: UpgradeFlags): Promise<ActivateReply> {
     return this.exclusive(async () => {
       if (slot === 0) return this.activateFactory(flags);
       const report = await this.test(slot, flags);
       const failed = report.checks.filter((c) => c.status === 'fail');
       if (failed.length > 0) {
-        return { ok: false, report, messages: [`slot ${String(slot)} not selected: its Test failed`, ...failed.map((c) => `${c.id}: ${c.message}`)] };
+        return { ok: false, report, activation: null, messages: [`slot ${String(slot)} not selected: its Test failed`, ...failed.map((c) => `${c.id}: ${c.message}`)] };
       }
       const s = this.slotOrRefuse(slot);
       this.recordOverride(s.manifest.version, flags);
-      this.o.dir.writeActivation({ slot, install: s.install, id: randomBytes(8).toString('hex'), at: this.now() });
+      const id = randomBytes(8).toString('hex');
+      this.o.dir.writeActivation({ slot, install: s.install, id, at: this.now() });
       crashPoint('activate:written');
       const c = this.o.config().firmware;
       const msg = `slot ${String(slot)} (Tandem ${s.manifest.version}) boots after the next reboot, on trial: healthy within ${String(c.trialTimeoutS)} s and ${String(c.trialAttempts)} start(s), or the node falls back to ${describeSlot(this.o.dir.boot()?.good ?? this.o.running.ref)} by itself`;
       this.o.log('warn', msg);
-      return { ok: true, report, messages: [msg, 'reboot this node to upgrade: tandem reboot'] };
+      return { ok: true, report, activation: id, messages: [msg, 'reboot this node to upgrade: tandem reboot'] };
     });
   }
 
   /** Back to the factory firmware (slot 0): always a downgrade from a release, so only with override. */
-  private activateFactory(flags: UpgradeFlags): { ok: boolean; messages: string[]; report: null } {
+  private activateFactory(flags: UpgradeFlags): ActivateReply {
     if (this.o.running.ref.slot !== 0 && !flags.override) {
-      return { ok: false, report: null, messages: ['slot 0 is the factory firmware: going back to it from a release is a downgrade; add --override (recorded for good: the node is then unsupported)'] };
+      return { ok: false, report: null, activation: null, messages: ['slot 0 is the factory firmware: going back to it from a release is a downgrade; add --override (recorded for good: the node is then unsupported)'] };
     }
     if (this.o.running.ref.slot !== 0) this.recordDowngrade(this.o.running.version, `${installedVersion()} (factory)`);
-    this.o.dir.writeActivation({ slot: 0, install: 'factory', id: randomBytes(8).toString('hex'), at: this.now() });
-    return { ok: true, report: null, messages: ['slot 0 (the factory firmware) boots after the next reboot'] };
+    const id = randomBytes(8).toString('hex');
+    this.o.dir.writeActivation({ slot: 0, install: 'factory', id, at: this.now() });
+    return { ok: true, report: null, activation: id, messages: ['slot 0 (the factory firmware) boots after the next reboot'] };
   }
 
   private recordOverride(target: string, flags: UpgradeFlags): void {

@@ -19,6 +19,7 @@ import {
 import { compareGenerations } from '../../core/sync/generations.js';
 import type { Generations, SyncState } from '../../core/sync/state.js';
 import { helloSchema, parseMessage, welcomeSchema } from './protocol.js';
+import type { PeerCallServer } from '../peer/calls.js';
 import { ReplicaSession } from './replica.js';
 import { ensureRoots, type Roots } from './roots.js';
 import { SourceSession } from './source.js';
@@ -49,6 +50,8 @@ export interface SyncServiceOptions {
   readonly report: (state: SyncState, ifPeerLost: SyncState, adopt: Generations | null) => void;
   /** A replicated file of `root` changed on this (secondary) node. */
   readonly onReplicated?: (root: string, path: string) => void;
+  /** Operations the other node calls over the same listener (app/peer/calls.ts). */
+  readonly peerCalls?: PeerCallServer;
 }
 
 /** `tandem status`: the replication part of `sync`. */
@@ -102,8 +105,11 @@ export class SyncService {
     s.listener = await listenChannels({
       host: o.selfAddress, port: o.port, key: o.key,
       idleTimeoutMs: o.deadAfterMs,
-      accept: (hello, remote) => s.accept(hello, remote),
-      onChannel: (ch) => { s.onSourceChannel(ch); },
+      accept: (hello, remote) => (o.peerCalls?.isPeerCall(hello) === true ? o.peerCalls.accept(hello, remote) : s.accept(hello, remote)),
+      onChannel: (ch) => {
+        if (o.peerCalls?.isPeerCall(ch.peerHeader) === true) o.peerCalls.serve(ch);
+        else s.onSourceChannel(ch);
+      },
       onReject: (reason, remote) => { o.log('warn', 'sync', `replication handshake from ${remote} rejected: ${reason}`); },
     });
     return s;

@@ -150,7 +150,9 @@ export function planBoot(
     } else {
       const message = `${describeSlot(target)} boots on trial: it must be healthy within ${Math.round(limits.trialMs / 1000)} s and ${limits.maxAttempts} start(s), or the node falls back to ${describeSlot(record.good)}`;
       log.push({ level: 'warn', message });
-      record = withEvent({ ...record, trial: { target, activation: activation.id, attempts: 0, since: now, from: record.good } }, { at: now, kind: 'trial-started', ...target, message });
+      // An earlier outcome of this installation (a failed trial retried) is not this trial's.
+      const { [target.install]: _earlier, ...outcomes } = record.outcomes;
+      record = withEvent({ ...record, outcomes, trial: { target, activation: activation.id, attempts: 0, since: now, from: record.good } }, { at: now, kind: 'trial-started', ...target, message });
       return startTrial(record, now, limits, log, true);
     }
   }
