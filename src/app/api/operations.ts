@@ -69,7 +69,7 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
     summary: 'Upgrade both nodes to a slot: the secondary first, one planned handover, then this node (run on the primary)',
     body: UpgradeFlags.extend({ slot: z.number().int().min(1).max(99) }).strict(),
     reply: z.object({ ok: z.boolean(), message: z.string() }),
-    run: (app: NodeApp, { body, progress }) => app.upgrade.start(body.slot, body, progress),
+    run: (app: NodeApp, { body, progress }) => app.upgrade.start(body.slot, { override: body.override, reinstall: body.reinstall }, progress),
   }),
   operation({
     id: 'clusterUpgradeState', method: 'GET', path: '/cluster/upgrade', access: 'read',

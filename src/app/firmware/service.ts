@@ -230,8 +230,11 @@ export class FirmwareService {
       const same = this.o.dir.slots().find((s) => s.bundle.sha256 === sha);
       if (same !== undefined) refuse(409, `slot ${String(same.slot)} already holds this bundle (Tandem ${same.manifest.version})`);
       const m = read.manifest;
-      const storedAs = from.kind === 'stored' ? from.name : `tandem-${m.version}-${sha.slice(0, 16)}.tfw`;
-      if (from.kind === 'upload') {
+      // The store follows the primary: a secondary's copy would be removed by the next resync.
+      const secondary = from.kind === 'upload' && this.o.status()?.this_node.role === 'secondary';
+      if (secondary) progress('this node is the secondary: the firmware stays on this node only (upload on the primary to give it to both nodes)');
+      const storedAs = from.kind === 'stored' ? from.name : secondary ? null : `tandem-${m.version}-${sha.slice(0, 16)}.tfw`;
+      if (from.kind === 'upload' && storedAs !== null) {
         // Into the replicated store first: a cut here leaves a bundle that installFromStore finishes at the next start.
         renameSync(bundleFile, join(this.o.store, storedAs));
         fsyncDir(this.o.store);
@@ -244,7 +247,7 @@ export class FirmwareService {
       };
       this.o.dir.commitStaging(staging, info);
       crashPoint('upload:installed');
-      this.markSeen(storedAs, info.slot);
+      if (storedAs !== null) this.markSeen(storedAs, info.slot);
       this.learn([releaseOf(m), ...m.releases]);
       progress(`installed in slot ${String(info.slot)}: Tandem ${m.version} (${m.type}); read its notes (tandem firmware notes ${String(info.slot)}), then Test it`);
       return { slot: info.slot, version: m.version, type: m.type, key_id: read.keyId, bundle_sha256: sha, bytes: read.bytesRead };

@@ -6,8 +6,11 @@
  * `tandem version`, and the cluster upgrade's steps on the other node are these calls.
  *
  *   caller → callee   hello { purpose: 'peer-call', cluster, node }      (handshake)
- *   caller → callee   call { method, path, body }
+ *   caller → callee   call { method, path, body }, then ping … every PING_MS while it waits
  *   callee → caller   progress { line } …, then reply { status, body }
+ *
+ * The listener closes a channel on which nothing arrives for the heartbeat dead interval (a cut
+ * cable), so the caller pings while a long operation (a Test) runs.
  */
 import { z } from 'zod';
 import { connectChannel, type AcceptAnswer, type Channel } from '../../adapters/sync/channel.js';
@@ -15,6 +18,8 @@ import { OpError, type Caller } from '../api/operation.js';
 import { findOperation, runOperation, type AnyOperation } from '../api/server.js';
 
 export const PEER_CALL = 'peer-call';
+/** Well inside the shortest dead interval a listener uses (the fast profile's 200 ms). */
+const PING_MS = 50;
 
 const helloSchema = z.object({ purpose: z.literal(PEER_CALL), cluster: z.string(), node: z.string() });
 const callSchema = z.object({
@@ -66,6 +71,8 @@ async function serve<A>(o: PeerCallServerOptions<A>, ch: Channel): Promise<void>
     const call = callSchema.safeParse(frame?.header);
     if (!call.success) { ch.close('malformed call'); return; }
     const { method, path, body } = call.data;
+    // The caller's pings: read (and dropped) so that the channel stays alive and unblocked.
+    void (async () => { while (await ch.next() !== null) { /* ping */ } })();
     const caller: Caller = { user: `node ${o.peer ?? '?'}`, role: 'root', from: `HA link ${ch.remoteAddress}` };
     let status = 200;
     let reply: unknown;
@@ -109,6 +116,7 @@ export async function peerCall(
     hello: { purpose: PEER_CALL, cluster: link.cluster, node: link.node }, timeoutMs: Math.min(timeoutMs, 5000),
   });
   const timer = setTimeout(() => { ch.close('timeout'); }, timeoutMs);
+  const pings = setInterval(() => { void ch.send({ type: 'ping' }).catch(() => undefined); }, PING_MS);
   try {
     await ch.send({ type: 'call', method, path, body: opts.body });
     for (;;) {
@@ -121,6 +129,7 @@ export async function peerCall(
     }
   } finally {
     clearTimeout(timer);
+    clearInterval(pings);
     ch.close('done');
   }
 }
