@@ -7,7 +7,8 @@ import { createReadStream, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ActionReply } from '../adapters/control/protocol.js';
 import { call } from '../adapters/control/client.js';
-import type { ActivateReply, FirmwareList, Notes, TestReport, UpgradeState, UploadResult, Versions } from '../app/firmware/schemas.js';
+import { checklistLine } from '../core/firmware/checklist.js';
+import type { ActivateReply, Checklist, FirmwareList, Notes, TestReport, UpgradeState, UploadResult, Versions } from '../app/firmware/schemas.js';
 import type { z } from 'zod';
 import { callOp, endpointOf, fail, print, withTarget, type Target } from './common.js';
 
@@ -74,7 +75,9 @@ export function registerFirmwareCommands(program: Command, firmware: Command): v
   withFlags(withTarget(firmware.command('install <file>')))
     .description('without the web interface (e.g. over SSH): upload, show the notes, Test, After reboot, and with --reboot reboot')
     .option('--reboot', 'reboot this node once the firmware is selected (a primary hands over first)')
-    .action(async (file: string, t: Target & Flags & { reboot?: boolean }) => {
+    .option('--ack <items>', 'checklist items confirmed (comma-separated ids, or all)')
+    .action(async (file: string, t: Target & Flags & { reboot?: boolean; ack?: string }) => {
+      for (const i of (await checklist(t, t.ack)).items) console.log(`checklist: ${checklistLine(i)}`);
       const up = await upload(t, file);
       console.log(`uploaded: Tandem ${up.version} (${up.type}) in slot ${String(up.slot)}`);
       const n = (await callOp(t, 'GET', `/firmware/${String(up.slot)}/notes`)).body as z.infer<typeof Notes>;
@@ -89,6 +92,15 @@ export function registerFirmwareCommands(program: Command, firmware: Command): v
       if (!reboot.ok) process.exit(1);
     });
 
+  withTarget(firmware.command('checklist'))
+    .description('the upgrade checklist: configuration backup, System Monitor, HA not degraded, core files, VM snapshot')
+    .option('--ack <items>', 'confirm what cannot be checked here: comma-separated ids, or all')
+    .option('--json', 'machine-readable output')
+    .action(async (t: Target & Json & { ack?: string }) => {
+      const r = await checklist(t, t.ack);
+      print(t.json, r, () => r.items.map(checklistLine).join('\n'));
+    });
+
   withTarget(program.command('version'))
     .description('Version details: per node version, release type, support end, supported or not and why, tainted or not')
     .option('--json', 'machine-readable output')
@@ -101,6 +113,11 @@ export function registerFirmwareCommands(program: Command, firmware: Command): v
 const withFlags = (cmd: Command): Command => cmd
   .option('--override', 'allow a downgrade or a Feature Release → LTS move (recorded for good: the node is then unsupported)')
   .option('--reinstall', 'allow installing the running version again');
+
+async function checklist(t: Target, ack: string | undefined): Promise<z.infer<typeof Checklist>> {
+  const q = ack === undefined ? '' : `?ack=${encodeURIComponent(ack)}`;
+  return (await callOp(t, 'GET', `/firmware/checklist${q}`)).body as z.infer<typeof Checklist>;
+}
 
 const flagsOf = (t: Flags): { override: boolean; reinstall: boolean } => ({ override: t.override === true, reinstall: t.reinstall === true });
 
@@ -185,7 +202,8 @@ export function registerClusterUpgrade(cluster: Command): void {
     .description('upgrade both nodes to SLOT (run on the primary): Test on each, the secondary first, one planned handover, then this node; progress followed live')
     .option('--follow', 'follow the running (or last) cluster upgrade')
     .option('--abort', 'end the running cluster upgrade (each node keeps the firmware it runs)')
-    .action(async (slot: string | undefined, t: Target & Flags & { follow?: boolean; abort?: boolean }) => {
+    .option('--ack <items>', 'checklist items confirmed (comma-separated ids, or all)')
+    .action(async (slot: string | undefined, t: Target & Flags & { follow?: boolean; abort?: boolean; ack?: string }) => {
       if (t.abort === true) {
         const r = (await callOp(t, 'POST', '/cluster/upgrade/abort')).body as ActionReply;
         console.log(r.messages.join('\n'));
@@ -197,7 +215,7 @@ export function registerClusterUpgrade(cluster: Command): void {
         if (slot === undefined) fail('name the SLOT to upgrade to (tandem firmware list), or --follow');
         try {
           const r = await call(endpointOf(t), 'POST', '/cluster/upgrade', {
-            body: { slot: slotArg(slot), ...flagsOf(t) },
+            body: { slot: slotArg(slot), ...flagsOf(t), ack: (t.ack ?? '').split(',').filter((x) => x !== '') },
             onProgress: (line) => { console.log(line); last = line; },
             timeoutMs: FOLLOW_QUIET_MS,
           });

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ControlAction } from '../../adapters/control/protocol.js';
-import { ActivateReply, FirmwareList, Notes, SlotParam, TestReport, UpgradeFlags, UpgradeState, UploadResult, Versions } from '../firmware/schemas.js';
+import { AckQuery, ActivateReply, Checklist, FirmwareList, Notes, SlotParam, TestReport, UpgradeFlags, UpgradeState, UploadResult, Versions } from '../firmware/schemas.js';
 import type { NodeApp } from '../node-app.js';
 import { operation, refuse } from './operation.js';
 import type { AnyOperation } from './server.js';
@@ -41,6 +41,12 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
     run: (app: NodeApp, { upload, progress, size }) => app.firmware.upload(upload ?? refuse(400, 'no bundle in the request'), size, progress),
   }),
   operation({
+    id: 'firmwareChecklist', method: 'GET', path: '/firmware/checklist', access: 'read',
+    summary: 'The upgrade checklist: configuration backup, System Monitor, HA, core files, VM snapshot',
+    query: AckQuery, reply: Checklist,
+    run: (app: NodeApp, { query }) => ({ items: app.firmware.checklist(query.ack) }),
+  }),
+  operation({
     id: 'firmwareNotes', method: 'GET', path: '/firmware/:slot/notes', access: 'read',
     summary: "A slot's upgrade notes",
     params: SlotParam, reply: Notes,
@@ -67,9 +73,9 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
   operation({
     id: 'clusterUpgrade', method: 'POST', path: '/cluster/upgrade', access: 'change', progress: true,
     summary: 'Upgrade both nodes to a slot: the secondary first, one planned handover, then this node (run on the primary)',
-    body: UpgradeFlags.extend({ slot: z.number().int().min(1).max(99) }).strict(),
+    body: UpgradeFlags.extend({ slot: z.number().int().min(1).max(99), ack: z.array(z.string().max(32)).max(10).default([]) }).strict(),
     reply: z.object({ ok: z.boolean(), message: z.string() }),
-    run: (app: NodeApp, { body, progress }) => app.upgrade.start(body.slot, { override: body.override, reinstall: body.reinstall }, progress),
+    run: (app: NodeApp, { body, progress }) => app.upgrade.start(body.slot, { override: body.override, reinstall: body.reinstall }, body.ack, progress),
   }),
   operation({
     id: 'clusterUpgradeState', method: 'GET', path: '/cluster/upgrade', access: 'read',

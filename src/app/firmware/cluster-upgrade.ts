@@ -12,6 +12,7 @@ import type { ActionReply, ControlAction } from '../../adapters/control/protocol
 import type { FirmwareDir } from '../../adapters/firmware/slots.js';
 import { readJson, writeJsonAtomic } from '../../adapters/state/store.js';
 import type { TandemConfig } from '../../config/types.js';
+import { checklistLine } from '../../core/firmware/checklist.js';
 import { nextRollStep, type RollFacts, type RollLimits, type RollPlan } from '../../core/firmware/rolling.js';
 import { OpError, refuse } from '../api/operation.js';
 import type { StatusView } from '../node-app.js';
@@ -112,7 +113,7 @@ export class ClusterUpgrade {
   }
 
   /** Starts the upgrade and follows it until it ends or this node reboots into the new firmware. */
-  async start(slot: number, flags: UpgradeFlags, progress: (line: string) => void): Promise<{ readonly ok: boolean; readonly message: string }> {
+  async start(slot: number, flags: UpgradeFlags, acks: readonly string[], progress: (line: string) => void): Promise<{ readonly ok: boolean; readonly message: string }> {
     if (this.active(this.stored())) refuse(409, 'a cluster upgrade is already running: follow it with tandem cluster upgrade --follow, or end it with --abort');
     const peerLink = this.o.peer;
     const peerName = this.o.peerName;
@@ -129,6 +130,7 @@ export class ClusterUpgrade {
     const bundle = local.bundle_sha256;
     const version = local.version;
     say(`checking both nodes for the upgrade to Tandem ${version} (slot ${String(slot)} here)`);
+    for (const i of this.o.firmware.checklist(acks)) say(`checklist: ${checklistLine(i)}`);
     const peerStatus = await this.peerJson<StatusView>('GET', '/status');
     if (peerStatus.sync.state !== 'UpToDate') refuse(409, `${peerName} is ${peerStatus.sync.state}, not UpToDate: wait for the sync to finish`);
     const mine = await this.o.firmware.test(slot, flags);

@@ -112,4 +112,16 @@ export const UpgradeState = z.object({
 });
 export type UpgradeState = z.infer<typeof UpgradeState>;
 
+export const Checklist = z.object({
+  items: z.array(z.object({
+    id: z.enum(['config-export', 'system-monitor', 'ha-not-degraded', 'core-files', 'vm-snapshot']),
+    title: z.string(),
+    state: z.enum(['ok', 'attention', 'unverified', 'acknowledged', 'n/a']),
+    message: z.string(),
+  })),
+});
+
+/** `?ack=config-export,vm-snapshot` (or `all`): items confirmed by the operator. */
+export const AckQuery = z.object({ ack: z.string().max(500).default('').transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== '')) });
+
 export const SlotParam = z.object({ slot: z.coerce.number().int().min(0).max(99) }).strict();

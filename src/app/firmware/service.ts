@@ -10,7 +10,8 @@
  * installs it into a slot of its own. Nothing of a refused bundle remains.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crashPoint } from '../../adapters/faults/crash-point.js';
@@ -25,6 +26,8 @@ import type { TandemConfig } from '../../config/types.js';
 import { HA_PROTOCOL } from '../../core/compat.js';
 import { describeSlot, planBoot, type SlotRef } from '../../core/firmware/boot.js';
 import { dateOfEpochMs } from '../../core/firmware/calendar.js';
+import { evaluateChecklist, type ChecklistItem } from '../../core/firmware/checklist.js';
+import { issuesOf } from '../monitor/issues.js';
 import { checkUpgrade, supportStatus } from '../../core/firmware/policy.js';
 import { compareVersions, isVersion } from '../../core/firmware/semver.js';
 import { releaseOf, type Manifest, type Release } from '../../core/firmware/types.js';
@@ -456,6 +459,23 @@ export class FirmwareService {
     });
   }
 
+  // ── Upgrade checklist ───────────────────────────────────────────────────────────────────────
+
+  /** The seed's upgrade checklist, each item with its state; `acks` confirms what cannot be checked. */
+  checklist(acks: readonly string[]): ChecklistItem[] {
+    const status = this.o.status();
+    const exports = readJson(join(this.o.stateDir, CONFIG_EXPORTS_FILE)) as { last?: number } | undefined;
+    return evaluateChecklist({
+      now: this.now(),
+      lastExportAt: typeof exports?.last === 'number' ? exports.last : null,
+      monitorIssues: status === null ? ['the node is starting'] : issuesOf(status),
+      cluster: status?.cluster.status ?? 'unknown',
+      redundantHeartbeat: status?.cluster.redundant_heartbeat ?? null,
+      coreFiles: null,
+      virtualization: virtualization(),
+    }, acks);
+  }
+
   // ── Version details ─────────────────────────────────────────────────────────────────────────
 
   async versions(): Promise<{ readonly nodes: readonly NodeVersion[] }> {
@@ -481,6 +501,24 @@ export class FirmwareService {
       tainted: null, downgraded: null, ha_protocol: { min: fw.haMin, max: fw.haMax },
     };
   }
+}
+
+/** Where `tandem config export` records its last export (read by the checklist). */
+export const CONFIG_EXPORTS_FILE = 'config-exports.json';
+
+let virt: string | null | undefined;
+
+/** The virtualization this node runs under (systemd-detect-virt, else the CPU's hypervisor flag), or null. */
+function virtualization(): string | null {
+  if (virt !== undefined) return virt;
+  const r = spawnSync('systemd-detect-virt', [], { encoding: 'utf8', timeout: 2000 });
+  const out = typeof r.stdout === 'string' ? r.stdout.trim() : '';
+  if (r.status === 0 && out !== '' && out !== 'none') virt = out;
+  else if (r.error === undefined) virt = null;
+  else {
+    try { virt = /^flags\s*:.*\bhypervisor\b/m.test(readFileSync('/proc/cpuinfo', 'utf8')) ? 'hypervisor' : null; } catch { virt = null; }
+  }
+  return virt;
 }
 
 function parseJson(text: string): unknown {
