@@ -56,7 +56,7 @@ import type { TimingProfileName } from '../core/timing.js';
 import { stateDir } from '../lab/files.js';
 import { HOST_IFACE, isRoot, isTiming, NODES, VIP, type Lab, type NodeName, type VipOwner } from '../lab/lab.js';
 import { run, sleep } from '../lab/run.js';
-import { ClientProbe, steadyFrom, type ClientReply } from './failover/client-probe.js';
+import { ClientProbe, steadyFrom, type ClientReply } from '../lab/client-probe.js';
 import { summarize, type Summary } from './failover/stats.js';
 import { systemOf, type BenchSystem } from './failover/systems.js';
 import {

@@ -31,7 +31,7 @@ import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isRoot, REPO_ROOT, VIP, type NodeName, type VipOwner } from '../lab/lab.js';
 import { run, sleep } from '../lab/run.js';
-import { ClientProbe, clientView, steadyFrom, type ClientView } from './failover/client-probe.js';
+import { ClientProbe, clientView, steadyFrom, type ClientView } from '../lab/client-probe.js';
 import { KEEPALIVED, keepalivedVersion } from './failover/keepalived.js';
 import { seconds, summarize, type Summary } from './failover/stats.js';
 import { FAULT_LABEL, FAULTS, SYSTEM_NAMES, systemOf, type BenchSystem, type Fault, type SystemName } from './failover/systems.js';

@@ -9,7 +9,7 @@ import { controlRequest } from '../adapters/control/client.js';
 import type { ReplicationStatus } from '../app/sync/service.js';
 import type { NodeStatus } from '../core/ha/status.js';
 import type { TimingProfileName } from '../core/timing.js';
-import { dataDir, stateDir } from '../lab/files.js';
+import { dataDir, stateDir, type LabFirmware } from '../lab/files.js';
 import { isRoot, Lab, NODE_ADDRESSES, NODES, REPO_ROOT, type NodeName } from '../lab/lab.js';
 
 export const VIP = '192.0.2.10';
@@ -26,11 +26,17 @@ export interface LabTestOptions {
   readonly resyncRateMbit?: number;
   /** Start both nodes (default); false: the topology only, the test starts the nodes. */
   readonly start?: boolean;
+  /** The `firmware` section of cluster.yaml (trusted keys, trial limits). */
+  readonly firmware?: LabFirmware;
 }
 
 /** Builds a lab with both nodes started, runs `body`, and removes the lab whatever happens. */
 export async function withLab(timing: TimingProfileName, body: (lab: Lab) => Promise<void>, opts: LabTestOptions = {}): Promise<void> {
-  const lab = new Lab({ timing, ...(opts.resyncRateMbit === undefined ? {} : { resyncRateMbit: opts.resyncRateMbit }) });
+  const lab = new Lab({
+    timing,
+    ...(opts.resyncRateMbit === undefined ? {} : { resyncRateMbit: opts.resyncRateMbit }),
+    ...(opts.firmware === undefined ? {} : { firmware: opts.firmware }),
+  });
   try {
     await lab.up({ start: opts.start ?? true });
     await body(lab);

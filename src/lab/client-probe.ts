@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { NODE_TTL, NODES, type NodeName } from '../../lab/topology.js';
+import { NODE_TTL, NODES, type NodeName } from './topology.js';
 
 export interface ClientReply {
   readonly seq: number;
