@@ -4,7 +4,7 @@
  *
  *   node dist/bench/firmware-bench.js [--only PARTS] [--sizes MIB,…] [--rounds N] [--dir DIR] [--json] [--save FILE]
  *
- *   --only PARTS   comma-separated parts (default all): verify
+ *   --only PARTS   comma-separated parts (default all): verify, upgrade
  *   --sizes LIST   bundle sizes for verify, MiB (default 100,1024)
  *   --rounds N     rounds per measurement, medians reported (default 3)
  *   --dir DIR      where the bundles are built (default the system temp directory); removed after
@@ -21,6 +21,9 @@
  *           verifies (process.resourceUsage().maxRSS), and of one that only hashes, per size:
  *           it must not grow with the bundle; and of one that loads the same modules and reads
  *           nothing, the floor both stand on.
+ *   upgrade (root: the namespace lab) `rounds` fresh labs per method: both nodes onto 1.0.0,
+ *           then 1.1.0 by `tandem cluster upgrade` or by the appliance's manual order, while a
+ *           client pings the VIP every 10 ms (bench/firmware/upgrade.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomFillSync } from 'node:crypto';
@@ -32,8 +35,9 @@ import { writeBundle } from '../adapters/firmware/writer.js';
 import { keyIdOf, type TrustedKey } from '../adapters/firmware/keys.js';
 import { summarize, type Summary } from './failover/stats.js';
 import { CHUNK_BYTES, sha256OfFile, verifyFile } from './firmware/passes.js';
+import { upgradePart, upgradeTable } from './firmware/upgrade.js';
 
-const PARTS = ['verify'] as const;
+const PARTS = ['verify', 'upgrade'] as const;
 type Part = (typeof PARTS)[number];
 const MiB = 1024 * 1024;
 const CHILD = fileURLToPath(new URL('./firmware/verify-child.js', import.meta.url));
@@ -52,7 +56,7 @@ interface Options {
 }
 
 function usage(): never {
-  process.stderr.write('usage: node dist/bench/firmware-bench.js [--only verify] [--sizes 100,1024] [--rounds N] [--dir DIR] [--json] [--save FILE]\n');
+  process.stderr.write('usage: node dist/bench/firmware-bench.js [--only verify,upgrade] [--sizes 100,1024] [--rounds N] [--dir DIR] [--json] [--save FILE]\n');
   process.exit(2);
 }
 
@@ -250,6 +254,11 @@ async function main(): Promise<void> {
       const r = await verifyPart(opts, log);
       results.verify = r;
       tables.push(...verifyTable(r), '');
+    },
+    upgrade: async () => {
+      const r = await upgradePart(opts.rounds, log);
+      results.upgrade = r;
+      tables.push(...upgradeTable(r), '');
     },
   };
   for (const part of opts.parts) await runners[part]();

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { sendAction } from '../adapters/control/client.js';
 import { ClientProbe, type ClientReply } from '../lab/client-probe.js';
 import type { Lab, NodeName } from '../lab/lab.js';
-import { build, keygen, neverHealthyTree, type Keys } from './firmware.test-support.js';
+import { build, keygen, neverHealthyTree, type Keys } from '../lab/firmware.js';
 import { cannotRun, rootsOf, sleep, status, steady, tandem, VIP, waitFor, withLab } from './support.js';
 
 const skip = cannotRun() ?? false;

@@ -212,6 +212,7 @@ export class FirmwareService {
         hash.update(chunk);
         if (fh !== null) await fh.write(chunk);
         bytes += chunk.length;
+        if (bytes > CHUNK / 4) crashPoint('upload:receiving');
         if (from.kind === 'upload' && bytes >= nextReport) {
           progress(from.size === null ? `received ${mib(bytes)}` : `received ${mib(bytes)} of ${mib(from.size)}`);
           nextReport = bytes + Math.max(CHUNK * 8, Math.floor((from.size ?? 0) / 10));

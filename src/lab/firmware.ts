@@ -1,12 +1,12 @@
 /**
- * Firmware for the system tests and the benchmark: signing keys and bundles built from this
+ * Firmware for the lab (system tests, the benchmark, the demo): signing keys and bundles built from this
  * checkout with the real `tandem firmware keygen | build` commands, and fixture firmwares built
  * from a copy of the checkout with one module replaced (a daemon that never becomes healthy).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../lab/lab.js';
+import { REPO_ROOT } from './lab.js';
 
 const CLI = join(REPO_ROOT, 'dist', 'cli', 'tandem.js');
 
