@@ -109,7 +109,7 @@ describe('power cuts during upload, installation and After reboot', () => {
       for (const slot of slots) assert.ok((await checkTree(dir.treeOf(slot.slot), slot.manifest.payload.files)).ok, `slot ${String(slot.slot)} is whole`);
       const boot = planBoot(dir.boot(), dir.activation(), (ref) => dir.holds(ref), Date.now(), { maxAttempts: 3, trialMs: 60_000, minUpMs: 0 });
       assert.equal(boot.action.kind, 'start');
-      if (boot.action.kind === 'start') assert.equal(boot.action.slot.slot, row.activated ? 1 : 0, 'the launcher boots what was chosen, or the factory firmware');
+      assert.equal((boot.action as { slot: { slot: number } }).slot.slot, row.activated ? 1 : 0, 'the launcher boots what was chosen, or the factory firmware');
       // And the operator can carry on: uploading again works or says the slot holds it already.
       const again = runChild(s, null);
       assert.ok(again.code === 0 || /already holds this bundle/.test(again.stderr), again.stderr);
