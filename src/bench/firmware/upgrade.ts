@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { ClientProbe, type ClientReply } from '../../lab/client-probe.js';
 import { build, keygen, type Keys } from '../../lab/firmware.js';
 import { Lab, REPO_ROOT, VIP, type NodeName } from '../../lab/lab.js';
+import { installedVersion } from '../../app/firmware/installation.js';
 import { summarize, type Summary } from '../failover/stats.js';
 
 export type Method = 'rolling' | 'manual';
@@ -109,7 +110,7 @@ async function oneRun(method: Method, keys: Keys, bundles: { v100: string; v110:
   const started = Date.now();
   try {
     await lab.up({ start: true });
-    let primary = await settled(lab, '0.1.0');
+    let primary = await settled(lab, installedVersion());
     // Unmeasured: both nodes onto 1.0.0.
     const s100 = await uploadTo(lab, primary, bundles.v100);
     await tandem(lab, primary, ['cluster', 'upgrade', String(s100), '--ack', 'all']);
