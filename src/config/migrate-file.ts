@@ -8,7 +8,7 @@ import { parseDocument } from 'yaml';
 import { CONFIG_MIGRATIONS, CONFIG_SCHEMA } from '../core/compat.js';
 import { migrateConfig } from '../core/firmware/migrate.js';
 import type { Migration } from '../core/firmware/types.js';
-import { parseConfig } from './parse.js';
+import { parseConfig, schemaOf } from './parse.js';
 import { formatConfigError, type ConfigError } from './types.js';
 
 export type MigrateText =
@@ -19,7 +19,14 @@ export type MigrateText =
 export function migrateText(text: string, file: string, node: string): MigrateText {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) return { ok: false, errors: doc.errors.map((e) => `${file}: ${e.message.split('\n')[0] ?? e.message}`) };
-  const result = migrateConfig(doc.toJS({ maxAliasCount: 1000 }), CONFIG_SCHEMA, CONFIG_MIGRATIONS);
+  const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+  const version = schemaOf(raw);
+  if (typeof version === 'number' && version > CONFIG_SCHEMA) {
+    // Written by a newer firmware: the loader's own words for it.
+    const refused = parseConfig(text, file);
+    if (!refused.ok) return { ok: false, errors: refused.errors.map(formatConfigError) };
+  }
+  const result = migrateConfig(raw, CONFIG_SCHEMA, CONFIG_MIGRATIONS);
   if (!result.ok) return { ok: false, errors: [`${file}: schema: cannot migrate the configuration: ${result.reason}`] };
   for (const e of result.edits) {
     if (e.op === 'set') doc.setIn(e.path, doc.createNode(e.value));
