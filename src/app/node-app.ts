@@ -6,6 +6,8 @@
  */
 import type { ActionReply, ControlAction } from '../adapters/control/protocol.js';
 import type { NodeStatus } from '../core/ha/status.js';
+import type { AuditLog } from './api/audit.js';
+import type { UserStore } from './api/users.js';
 import type { ClusterUpgrade } from './firmware/cluster-upgrade.js';
 import type { BootView } from './firmware/identity.js';
 import type { FirmwareService } from './firmware/service.js';
@@ -23,4 +25,7 @@ export interface NodeApp {
   readonly firmware: FirmwareService;
   /** The one-action rolling upgrade of both nodes, and the configuration freeze it sets. */
   readonly upgrade: ClusterUpgrade;
+  /** Who may sign in (replicated with the configuration), and the API tokens. */
+  readonly users: UserStore;
+  readonly audit: AuditLog;
 }

@@ -19,6 +19,15 @@ import { FirmwareDir } from '../adapters/firmware/slots.js';
 import { startControlSocket } from './api/control-socket.js';
 import { OPERATIONS } from './api/operations.js';
 import type { NodeApp } from './node-app.js';
+import { AuditLog } from './api/audit.js';
+import { Auth } from './api/auth.js';
+import { EventHub } from './api/events.js';
+import { startHttpsApi } from './api/https.js';
+import { UserStore } from './api/users.js';
+import { loadOrCreateCertificate } from '../adapters/tls/certificate.js';
+import { INSTALL_ROOT, installedVersion } from './firmware/installation.js';
+import type { FastifyInstance } from 'fastify';
+import { existsSync } from 'node:fs';
 import { peerCallServer, type PeerLink } from './peer/calls.js';
 import { announceFallback, bootView, identityOf, runningFirmware } from './firmware/identity.js';
 import { FirmwareService } from './firmware/service.js';
@@ -63,7 +72,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   const caps: Capabilities = { mac: hmacSha256(key.key) };
   const self = config.nodes[opts.nodeName];
   if (self === undefined) throw new ConfigRefused(`node ${opts.nodeName} is not in the configuration`);
-  const log: Logger = jsonLogger(opts.nodeName);
+  // Live events for the web console: the status when it changes, and every log line.
+  const events = new EventHub();
+  const log: Logger = jsonLogger(opts.nodeName, { tee: (e) => { if (events.subscribers > 0) events.publish({ type: 'log', data: e }); } });
   ensureDir(self.stateDir);
   const stateFile = join(self.stateDir, HA_STATE_FILE);
   const firmwareDir = new FirmwareDir(self.stateDir);
@@ -235,9 +246,17 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     operate: (a) => app.act(a),
     log: (level, message) => { log.log(level, 'upgrade', message); },
   });
+  const users = new UserStore(configRoot);
+  const audit = new AuditLog(self.stateDir);
+  const recordAudit = (e: Parameters<AuditLog['record']>[0]): void => {
+    const entry = audit.record(e);
+    log.log(entry.ok ? 'info' : 'warn', 'audit', `${entry.user} from ${entry.from}: ${entry.op} ${entry.ok ? 'done' : `refused: ${entry.detail}`}`);
+  };
   const app: NodeApp = {
     firmware: firmwareService,
     upgrade,
+    users,
+    audit,
     status: () => {
       if (state === null) return null;
       const s = describeNode(state, performance.now());
@@ -255,7 +274,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
       return operate(a);
     },
   };
-  const control = await startControlSocket(join(self.stateDir, CONTROL_SOCKET), app, OPERATIONS);
+  const control = await startControlSocket(join(self.stateDir, CONTROL_SOCKET), app, OPERATIONS, recordAudit);
+  const api = await startApi(config, self, app, events, recordAudit, log);
+  const statusEvents = setInterval(() => { if (events.subscribers > 0) events.statusNow(app.status()); }, STATUS_EVENT_MS);
   // A cluster upgrade this node was running before it rebooted (into the new firmware) goes on.
   upgrade.resume();
 
@@ -297,6 +318,8 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     transport.close();
     prober.close();
     void control.close();
+    void api?.close();
+    clearInterval(statusEvents);
     void sync.close();
     state = null;
     log.log('info', 'exit', 'stopped');
@@ -319,6 +342,36 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     shutdown(1);
   });
   log.log('info', 'ready', `node ${opts.nodeName} running firmware ${firmware.version} (${firmware.type}, slot ${String(firmware.ref.slot)}; timing ${core.timing.name}, VIP lease ${String(vipLeaseSeconds)} s)`);
+}
+
+/** How often the status is compared for the console's live updates (a takeover shows within this). */
+const STATUS_EVENT_MS = 100;
+
+/** The HTTPS API and web console, unless `api.listen: off`; a failure to start it is logged, the node runs on. */
+async function startApi(
+  config: TandemConfig, self: TandemConfig['nodes'][string], app: NodeApp, events: EventHub,
+  audit: (e: Parameters<AuditLog['record']>[0]) => void, log: Logger,
+): Promise<FastifyInstance | null> {
+  const listen = config.api.listen;
+  if (listen === null) return null;
+  try {
+    const certificate = loadOrCreateCertificate({
+      stateDir: self.stateDir, node: self.name, addresses: Object.values(self.interfaces).map((i) => i.address),
+      certFile: config.api.certFile, keyFile: config.api.keyFile,
+    });
+    const webRoot = join(INSTALL_ROOT, 'web', 'dist');
+    const server = await startHttpsApi({
+      app, operations: OPERATIONS, auth: new Auth(app.users), events, certificate, host: listen.host, port: listen.port,
+      webRoot: existsSync(join(webRoot, 'index.html')) ? webRoot : null, version: installedVersion(), audit,
+      status: () => app.status(),
+    });
+    log.log('info', 'api', `HTTPS API and web console on https://${listen.host}:${String(listen.port)}/ (certificate ${certificate.selfSigned ? 'self-signed' : 'configured'}, SHA-256 ${certificate.fingerprint})`);
+    if (app.users.count() === 0) log.log('warn', 'api', 'no user can sign in yet: tandem user add NAME --role admin');
+    return server;
+  } catch (err) {
+    log.log('error', 'api', `the HTTPS API could not start: ${(err as Error).message}`);
+    return null;
+  }
 }
 
 /** How often a daemon started by the launcher checks that its launcher still lives. */

@@ -3,19 +3,34 @@
  * found through --config/--node, or a remote node's HTTPS API through --url/--token), one
  * operation call, and how a failure is reported (exit 1, the node's own messages).
  */
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { call, type CallOptions, type CallResult, type Endpoint } from '../adapters/control/client.js';
+import { pinnedCertificate } from '../adapters/control/pinning.js';
 import { CONTROL_SOCKET } from '../adapters/control/protocol.js';
 import { formatConfigError, loadConfig } from '../config/load.js';
 
 export interface Target {
   readonly config: string;
   readonly node: string;
-  readonly url?: string;
-  readonly token?: string;
-  readonly insecure?: boolean;
+}
+
+/** `tandem --url https://HOST:8443 --token … COMMAND`: the remote node every command then talks to. */
+export interface Remote { readonly url?: string; readonly token?: string; readonly insecure?: boolean; readonly ca?: string }
+
+let remote: () => Remote = () => ({});
+
+/** The program's global options (set once by tandem.ts). */
+export function useRemote(options: () => Remote): void { remote = options; }
+
+export function addRemoteOptions(program: Command): Command {
+  return program
+    .addOption(new Option('--url <url>', "a remote node's HTTPS API (https://HOST:8443): every command then talks to it").env('TANDEM_URL'))
+    .addOption(new Option('--token <token>', 'the API token for --url (tandem user token NAME)').env('TANDEM_TOKEN'))
+    .addOption(new Option('--ca <file>', "the node's certificate to trust (default: pinned on first use)"))
+    .addOption(new Option('--insecure', 'do not check the certificate at all'));
 }
 
 export const withTarget = (cmd: Command): Command => cmd
@@ -35,10 +50,13 @@ export function socketOf(t: Target): string {
   return join(node.stateDir, CONTROL_SOCKET);
 }
 
-export function endpointOf(t: Target): Endpoint {
-  if (t.url !== undefined) {
-    if (t.token === undefined) fail('--url needs --token (or TANDEM_TOKEN): create one with tandem user token');
-    return { url: t.url, token: t.token, insecure: t.insecure === true };
+export async function endpointOf(t: Target): Promise<Endpoint> {
+  const r = remote();
+  if (r.url !== undefined) {
+    if (r.token === undefined) fail('--url needs --token (or TANDEM_TOKEN): make one with tandem user token NAME');
+    if (r.insecure === true) return { url: r.url, token: r.token, insecure: true };
+    const ca = r.ca !== undefined ? readFileSync(r.ca, 'utf8') : await pinnedCertificate(r.url, (m) => { process.stderr.write(`tandem: ${m}\n`); });
+    return { url: r.url, token: r.token, ca };
   }
   return { socketPath: socketOf(t) };
 }
@@ -47,7 +65,7 @@ export function endpointOf(t: Target): Endpoint {
 export async function callOp(t: Target, method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, opts: CallOptions = {}): Promise<CallResult> {
   let r: CallResult;
   try {
-    r = await call(endpointOf(t), method, path, opts);
+    r = await call(await endpointOf(t), method, path, opts);
   } catch (err) {
     fail((err as Error).message);
   }

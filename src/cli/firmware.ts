@@ -214,7 +214,7 @@ export function registerClusterUpgrade(cluster: Command): void {
       if (t.follow !== true) {
         if (slot === undefined) fail('name the SLOT to upgrade to (tandem firmware list), or --follow');
         try {
-          const r = await call(endpointOf(t), 'POST', '/cluster/upgrade', {
+          const r = await call(await endpointOf(t), 'POST', '/cluster/upgrade', {
             body: { slot: slotArg(slot), ...flagsOf(t), ack: (t.ack ?? '').split(',').filter((x) => x !== '') },
             onProgress: (line) => { console.log(line); last = line; },
             timeoutMs: FOLLOW_QUIET_MS,
@@ -235,7 +235,7 @@ async function follow(t: Target, last: string | null): Promise<boolean> {
   for (;;) {
     let state: z.infer<typeof UpgradeState> | null = null;
     try {
-      const r = await call(endpointOf(t), 'GET', `/cluster/upgrade?from=0`, { timeoutMs: 5000 });
+      const r = await call(await endpointOf(t), 'GET', `/cluster/upgrade?from=0`, { timeoutMs: 5000 });
       if (r.status < 400) state = r.body as z.infer<typeof UpgradeState>;
     } catch { /* rebooting */ }
     if (state === null) {

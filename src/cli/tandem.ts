@@ -8,14 +8,16 @@ import type { ActionReply, ControlAction } from '../adapters/control/protocol.js
 import type { ReplicationStatus } from '../app/sync/service.js';
 import type { NodeStatus } from '../core/ha/status.js';
 import { TIMING_PROFILE_NAMES, type TimingProfileName } from '../core/timing.js';
-import { callOp, fail, withTarget, type Target } from './common.js';
+import { addRemoteOptions, callOp, fail, useRemote, withTarget, type Remote, type Target } from './common.js';
 import { registerBundleCommands } from './firmware-bundle.js';
 import { registerClusterUpgrade, registerFirmwareCommands } from './firmware.js';
+import { registerUserCommands } from './users.js';
 
-const program = new Command()
+const program = addRemoteOptions(new Command()
   .name('tandem')
   .description('Tandem: two Linux machines, one highly available appliance')
-  .showHelpAfterError();
+  .showHelpAfterError());
+useRemote(() => program.opts<Remote>());
 
 async function act(t: Target & { json?: boolean }, action: ControlAction): Promise<void> {
   // A barrier may wait up to its own timeout; every other action answers at once.
@@ -127,6 +129,7 @@ withTarget(configCmd.command('migrate'))
 const firmware = program.command('firmware').description('firmware (SPEC §4): slots, upload, notes, Test, After reboot; signing keys, build, verify');
 registerBundleCommands(firmware);
 registerFirmwareCommands(program, firmware);
+registerUserCommands(program);
 
 program
   .command('simulate')

@@ -66,6 +66,16 @@ class Checker {
   }
 }
 
+/** `api.listen`: "off", "PORT", "ADDRESS" or "ADDRESS:PORT", IPv4, port 1–65535. */
+function checkApiListen(c: Checker, listen: unknown): void {
+  if (typeof listen !== 'string' || listen === 'off') return;
+  const m = /^(?:(.+):)?(\d+)$/.exec(listen);
+  const host = m === null ? listen : m[1];
+  const port = m === null ? null : Number(m[2]);
+  if (port !== null && (port < 1 || port > 65535)) c.add(['api', 'listen'], `port ${String(port)} is not from 1 to 65535`);
+  if (host !== undefined && !parseBareIpv4(host).ok) c.add(['api', 'listen'], `${host} is not an IPv4 address: write ADDRESS:PORT, PORT, or off`);
+}
+
 /** Every cross-value error of a parsed YAML document (any value: nothing is assumed of its shape). */
 export function checkDocument(raw: unknown, file: string): ConfigError[] {
   const c = new Checker(file);
@@ -76,6 +86,7 @@ export function checkDocument(raw: unknown, file: string): ConfigError[] {
   checkVips(c, nodes, vips);
   checkNextHops(c, nodes, vips);
   if (isRecord(raw.cluster)) checkHeartbeatPaths(c, nodes, raw.cluster);
+  if (isRecord(raw.api)) checkApiListen(c, raw.api.listen);
   const [first, second] = nodes;
   if (nodes.length === 2 && first !== undefined && second !== undefined) checkComparable(c, first, second);
   return c.errors;

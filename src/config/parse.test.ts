@@ -34,6 +34,7 @@ describe('the example configuration', () => {
       sync: { port: 5405, resyncRateBytesPerSec: 1_250_000 },
       commands: { reboot: ['systemctl', 'reboot'], shutdown: ['systemctl', 'poweroff'] },
       firmware: { trustedKeys: [], trialTimeoutS: 600, trialAttempts: 3 },
+      api: { listen: { host: '0.0.0.0', port: 8443 }, certFile: null, keyFile: null },
       nodes: {
         a: {
           name: 'a', stateDir: '/var/lib/tandem/a', dataDir: '/srv/tandem/a',
@@ -318,6 +319,9 @@ const ROWS: readonly Row[] = [
   { name: 'hook timeout 0', edits: [[['service', 'hook_timeout_ms'], 0]], field: 'service.hook_timeout_ms', reason: 'must be from 1 to 3600000 milliseconds' },
   { name: 'command as a string', edits: [[['commands', 'reboot'], 'systemctl reboot']], field: 'commands.reboot', reason: 'must be a list, not text' },
   { name: 'empty command', edits: [[['commands', 'shutdown'], []]], field: 'commands.shutdown', reason: 'must name a program' },
+  // API.
+  { name: 'api listen not an address', edits: [[['api', 'listen'], 'localhost:80']], field: 'api.listen', reason: 'localhost is not an IPv4 address' },
+  { name: 'api listen port 0', edits: [[['api', 'listen'], '0']], field: 'api.listen', reason: 'port 0 is not from 1 to 65535' },
   // Firmware.
   { name: 'trusted_keys not a list', edits: [[['firmware', 'trusted_keys'], 'vendor.pub']], field: 'firmware.trusted_keys', reason: 'must be a list' },
   { name: 'trial timeout 0', edits: [[['firmware', 'trial_timeout_s'], 0]], field: 'firmware.trial_timeout_s', reason: 'must be from 1 to 86400 seconds' },

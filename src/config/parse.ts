@@ -12,6 +12,14 @@ import type { ConfigError, ConfigResult, InterfaceConfig, NodeConfig, TandemConf
 import { CONFIG_MIGRATIONS, CONFIG_SCHEMA } from '../core/compat.js';
 import { migrateConfig } from '../core/firmware/migrate.js';
 
+/** `api.listen` (checked by check.ts): null for "off". */
+export function listenOf(text: string): { host: string; port: number } | null {
+  if (text === 'off') return null;
+  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d{1,5})$/.exec(text);
+  if (m !== null) return { host: m[1] ?? '0.0.0.0', port: Number(m[2]) };
+  return { host: text, port: DEFAULTS.apiPort };
+}
+
 /** The document's `schema` (1 when absent); anything else is left for the schema check to refuse. */
 export function schemaOf(raw: unknown): unknown {
   if (typeof raw !== 'object' || raw === null || !('schema' in raw)) return 1;
@@ -145,6 +153,11 @@ function build(raw: RawConfig, file: string): TandemConfig {
     commands: {
       reboot: program(raw.commands?.reboot ?? DEFAULTS.reboot),
       shutdown: program(raw.commands?.shutdown ?? DEFAULTS.shutdown),
+    },
+    api: {
+      listen: listenOf(raw.api?.listen ?? DEFAULTS.apiListen),
+      certFile: absOrNull(raw.api?.cert_file),
+      keyFile: absOrNull(raw.api?.key_file),
     },
     firmware: {
       // Inline PEM text stays as it is; anything else is a path, resolved like every path.

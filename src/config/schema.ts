@@ -20,6 +20,8 @@ export const DEFAULTS = {
   /** A firmware on trial must be healthy within this long (seconds) and this many starts. */
   trialTimeoutS: 600,
   trialAttempts: 3,
+  apiListen: '0.0.0.0:8443',
+  apiPort: 8443,
 } as const;
 
 export const MAX_TRIAL_TIMEOUT_S = 86_400;
@@ -131,6 +133,13 @@ export const configSchema = mapping({
   commands: mapping({
     reboot: argv.nullish(),
     shutdown: argv.nullish(),
+  }).nullish(),
+  api: mapping({
+    // The HTTPS API and web console: "ADDRESS:PORT", "PORT" (all addresses) or "ADDRESS" (port 8443); "off" disables it.
+    listen: text().nullish(),
+    // A certificate and key of the operator's (PEM); without them a self-signed pair is made on first start.
+    cert_file: pathText().nullish(),
+    key_file: pathText().nullish(),
   }).nullish(),
   firmware: mapping({
     // Public keys (PEM text, or the path of a PEM file) whose signatures this node accepts on a

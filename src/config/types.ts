@@ -12,6 +12,7 @@ export interface TandemConfig {
   readonly sync: SyncConfig;
   readonly commands: CommandsConfig;
   readonly firmware: FirmwareConfig;
+  readonly api: ApiConfig;
   /** By node name, in the order of the file. One entry (standalone) or two (a cluster). */
   readonly nodes: Readonly<Record<string, NodeConfig>>;
 }
@@ -57,6 +58,15 @@ export interface CommandsConfig {
   /** argv (no shell). A program given with a `/` but not absolute is resolved like the other paths. */
   readonly reboot: readonly string[];
   readonly shutdown: readonly string[];
+}
+
+/** The HTTPS API and web console of each node (SPEC §6). */
+export interface ApiConfig {
+  /** Null: the API is off ("off" in the file). */
+  readonly listen: { readonly host: string; readonly port: number } | null;
+  /** Absolute paths of the operator's certificate and key, or null for a self-signed pair. */
+  readonly certFile: string | null;
+  readonly keyFile: string | null;
 }
 
 /** Firmware (SPEC §4): whose bundles are trusted, and the trial boot's limits. */

@@ -9,7 +9,13 @@ import type { ActionReply, ControlAction } from './protocol.js';
  */
 export type Endpoint =
   | { readonly socketPath: string }
-  | { readonly url: string; readonly token: string; readonly ca?: string | Buffer; readonly insecure?: boolean };
+  | {
+    readonly url: string; readonly token: string;
+    /** The certificate (PEM) to trust; by default the one pinned on first use (pinnedCertificate). */
+    readonly ca?: string;
+    /** No certificate check at all (a lab, a test). */
+    readonly insecure?: boolean;
+  };
 
 export interface CallOptions {
   /** JSON body. */
@@ -44,18 +50,24 @@ export async function call(endpoint: Endpoint, method: 'GET' | 'POST' | 'PUT' | 
       req = httpRequest({ socketPath: endpoint.socketPath, method, path, headers }, onResponse);
     } else {
       const base = new URL(endpoint.url);
-      const options: RequestOptions & { ca?: string | Buffer; rejectUnauthorized?: boolean } = {
+      const options: RequestOptions & { ca?: string; rejectUnauthorized?: boolean; checkServerIdentity?: () => undefined } = {
         host: base.hostname, port: base.port === '' ? 443 : Number(base.port), method,
         path: `${base.pathname.replace(/\/$/, '')}/api${path}`,
         headers: { ...headers, authorization: `Bearer ${endpoint.token}` },
-        ca: endpoint.ca, rejectUnauthorized: endpoint.insecure !== true,
+        rejectUnauthorized: endpoint.insecure !== true,
+        // A pinned certificate is the node's identity: the name it is reached by need not be in it.
+        ...(endpoint.ca === undefined ? {} : { ca: endpoint.ca, checkServerIdentity: () => undefined }),
       };
       req = (base.protocol === 'http:' ? httpRequest : httpsRequest)(options, onResponse);
     }
     req.on('error', (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
-        ? new Error('socketPath' in endpoint ? `the node daemon is not running (no control socket at ${where})` : `cannot reach ${where}: ${err.code}`)
-        : err);
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+        reject(new Error('socketPath' in endpoint ? `the node daemon is not running (no control socket at ${where})` : `cannot reach ${where}: ${err.code}`));
+      } else if ('ca' in endpoint && endpoint.ca !== undefined && /CERT|SELF_SIGNED|SIGNATURE/.test(err.code ?? '')) {
+        reject(new Error(`${where} presents another certificate than the one trusted for it (${err.code ?? ''}): if the node was reinstalled, remove its entry from the known nodes file; otherwise someone else answers`));
+      } else {
+        reject(err);
+      }
     });
     req.setTimeout(timeoutMs, () => { req.destroy(new Error(`the node did not answer within ${String(timeoutMs / 1000)} s`)); });
     if (opts.upload !== undefined) {

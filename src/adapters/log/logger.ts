@@ -10,13 +10,17 @@ export interface Logger {
 
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export function jsonLogger(node: string, opts: { minLevel?: Level; write?: (line: string) => void } = {}): Logger {
+export interface LogEntry { readonly time: string; readonly level: Level; readonly event: string; readonly msg: string }
+
+export function jsonLogger(node: string, opts: { minLevel?: Level; write?: (line: string) => void; tee?: (entry: LogEntry) => void } = {}): Logger {
   const min = ORDER[opts.minLevel ?? 'info'];
   const write = opts.write ?? ((line: string) => { process.stdout.write(line); });
   return {
     log(level, event, msg, fields) {
       if (ORDER[level] < min) return;
-      write(`${JSON.stringify({ time: new Date().toISOString(), level, node, event, msg, ...fields })}\n`);
+      const time = new Date().toISOString();
+      write(`${JSON.stringify({ time, level, node, event, msg, ...fields })}\n`);
+      opts.tee?.({ time, level, event, msg });
     },
   };
 }

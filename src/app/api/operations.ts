@@ -7,10 +7,17 @@ import { z } from 'zod';
 import { ControlAction } from '../../adapters/control/protocol.js';
 import { AckQuery, ActivateReply, Checklist, FirmwareList, Notes, SlotParam, TestReport, UpgradeFlags, UpgradeState, UploadResult, Versions } from '../firmware/schemas.js';
 import type { NodeApp } from '../node-app.js';
+import { MAX_PASSWORD, ROLES, USER_NAME } from './users.js';
 import { operation, refuse } from './operation.js';
 import type { AnyOperation } from './server.js';
 
 const ActionReply = z.object({ ok: z.boolean(), messages: z.array(z.string()) });
+const UserParam = z.object({ name: z.string().regex(USER_NAME) }).strict();
+
+/** Users live in the replicated configuration root: a secondary's changes would be undone by the next resync. */
+function usersOnPrimary(app: NodeApp): void {
+  if (app.status()?.this_node.role === 'secondary') refuse(409, 'this node is the secondary: manage users on the primary (they are replicated to this node)');
+}
 
 const all = <A>(...ops: readonly unknown[]): AnyOperation<A>[] => ops as AnyOperation<A>[];
 
@@ -103,6 +110,77 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
     body: z.object({ id: z.string().min(1).max(64) }).strict(),
     reply: ActionReply,
     run: (app: NodeApp, { body }) => { app.upgrade.unfreeze(body.id); return { ok: true, messages: ['configuration changes allowed'] }; },
+  }),
+  operation({
+    id: 'userList', method: 'GET', path: '/users', access: 'read',
+    summary: 'The users who may sign in, their roles and how many API tokens each has',
+    reply: z.object({ users: z.array(z.object({ name: z.string(), role: z.enum(ROLES), created: z.string(), tokens: z.number().int() })) }),
+    run: (app: NodeApp) => ({ users: app.users.list() }),
+  }),
+  operation({
+    id: 'userAdd', method: 'POST', path: '/users', access: 'change',
+    summary: 'Add a user (admin: may change everything; viewer: may read everything)',
+    body: z.object({ name: z.string().min(1).max(32), role: z.enum(ROLES), password: z.string().max(MAX_PASSWORD) }).strict(),
+    reply: ActionReply,
+    run: async (app: NodeApp, { body }) => {
+      usersOnPrimary(app);
+      const u = await app.users.add(body.name, body.role, body.password);
+      return { ok: true, messages: [`user ${u.name} added (${u.role})`] };
+    },
+  }),
+  operation({
+    id: 'userPassword', method: 'PUT', path: '/users/:name/password', access: 'change',
+    summary: "Set a user's password",
+    params: UserParam, body: z.object({ password: z.string().max(MAX_PASSWORD) }).strict(), reply: ActionReply,
+    run: async (app: NodeApp, { params, body }) => {
+      usersOnPrimary(app);
+      await app.users.setPassword(params.name, body.password);
+      return { ok: true, messages: [`password of ${params.name} changed`] };
+    },
+  }),
+  operation({
+    id: 'userDelete', method: 'DELETE', path: '/users/:name', access: 'change',
+    summary: 'Delete a user and their API tokens',
+    params: UserParam, reply: ActionReply,
+    run: (app: NodeApp, { params }) => {
+      usersOnPrimary(app);
+      app.users.remove(params.name);
+      return { ok: true, messages: [`user ${params.name} deleted`] };
+    },
+  }),
+  operation({
+    id: 'tokenCreate', method: 'POST', path: '/users/:name/tokens', access: 'change',
+    summary: 'A new API token for a user (shown once; scripts send it as Authorization: Bearer)',
+    params: UserParam, body: z.object({ label: z.string().max(64).default('') }).strict(),
+    reply: z.object({ token: z.string(), id: z.string(), user: z.string(), label: z.string(), created: z.string() }),
+    run: (app: NodeApp, { params, body }) => {
+      usersOnPrimary(app);
+      const t = app.users.createToken(params.name, body.label);
+      return { token: t.token, ...t.view };
+    },
+  }),
+  operation({
+    id: 'tokenList', method: 'GET', path: '/tokens', access: 'read',
+    summary: 'The API tokens (never their secrets)',
+    reply: z.object({ tokens: z.array(z.object({ id: z.string(), user: z.string(), label: z.string(), created: z.string() })) }),
+    run: (app: NodeApp) => ({ tokens: app.users.tokens() }),
+  }),
+  operation({
+    id: 'tokenRevoke', method: 'DELETE', path: '/tokens/:id', access: 'change',
+    summary: 'Revoke an API token',
+    params: z.object({ id: z.string().regex(/^[0-9a-f]{12}$/) }).strict(), reply: ActionReply,
+    run: (app: NodeApp, { params }) => {
+      usersOnPrimary(app);
+      app.users.revokeToken(params.id);
+      return { ok: true, messages: [`token ${params.id} revoked`] };
+    },
+  }),
+  operation({
+    id: 'auditLog', method: 'GET', path: '/audit', access: 'read',
+    summary: 'The audit log: every change, who made it and from where',
+    query: z.object({ limit: z.coerce.number().int().min(1).max(10_000).default(100) }),
+    reply: z.object({ entries: z.array(z.object({ time: z.string(), user: z.string(), role: z.string(), from: z.string(), op: z.string(), ok: z.boolean(), detail: z.string() })) }),
+    run: (app: NodeApp, { query }) => ({ entries: app.audit.recent(query.limit) }),
   }),
   operation({
     id: 'version', method: 'GET', path: '/version', access: 'read',
