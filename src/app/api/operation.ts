@@ -52,6 +52,8 @@ export interface Operation<A, P = undefined, Q = undefined, B = undefined, R = u
   readonly upload?: boolean;
   /** The reply streams progress lines before the result. */
   readonly progress?: boolean;
+  /** Called by the other node only (the cluster upgrade's steps): no CLI command of its own. */
+  readonly internal?: boolean;
   readonly reply: z.ZodType<R>;
   readonly run: (app: A, input: OpInput<P, Q, B>) => R | Promise<R>;
 }

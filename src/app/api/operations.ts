@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ControlAction } from '../../adapters/control/protocol.js';
 import { AckQuery, ActivateReply, Checklist, FirmwareList, Notes, SlotParam, TestReport, UpgradeFlags, UpgradeState, UploadResult, Versions } from '../firmware/schemas.js';
 import type { NodeApp } from '../node-app.js';
+import { StatusSchema } from './status-schema.js';
 import { MAX_PASSWORD, ROLES, USER_NAME } from './users.js';
 import { operation, refuse } from './operation.js';
 import type { AnyOperation } from './server.js';
@@ -25,7 +26,7 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
   operation<NodeApp>({
     id: 'status', method: 'GET', path: '/status', access: 'read',
     summary: 'Cluster, node, next-hop and sync status of this node',
-    reply: z.unknown(),
+    reply: StatusSchema,
     run: (app) => app.status() ?? refuse(503, 'the node is starting or stopping'),
   }),
   operation({
@@ -98,14 +99,14 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
     run: (app: NodeApp) => app.upgrade.abort(),
   }),
   operation({
-    id: 'clusterFreeze', method: 'POST', path: '/cluster/freeze', access: 'change',
+    id: 'clusterFreeze', method: 'POST', path: '/cluster/freeze', access: 'change', internal: true,
     summary: 'Freeze configuration changes on this node (set by the other node while it upgrades the cluster)',
     body: z.object({ id: z.string().min(1).max(64), by: z.string().min(1).max(64) }).strict(),
     reply: ActionReply,
     run: (app: NodeApp, { body }) => { app.upgrade.freeze(body.id, body.by); return { ok: true, messages: [`configuration changes frozen by ${body.by}`] }; },
   }),
   operation({
-    id: 'clusterUnfreeze', method: 'POST', path: '/cluster/unfreeze', access: 'change',
+    id: 'clusterUnfreeze', method: 'POST', path: '/cluster/unfreeze', access: 'change', internal: true,
     summary: 'Lift a configuration freeze the other node set',
     body: z.object({ id: z.string().min(1).max(64) }).strict(),
     reply: ActionReply,

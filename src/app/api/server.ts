@@ -43,14 +43,32 @@ export function buildServer<A>(opts: ServeOptions<A>): FastifyInstance {
   server.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ ok: false, messages: [`no such endpoint: ${req.method} ${req.url}`] });
   });
+  const callers = new WeakMap<FastifyRequest, Caller>();
   for (const op of opts.operations) {
     server.route({
       method: op.method,
       url: `${opts.prefix ?? ''}${op.path}`,
-      handler: (req, reply) => handle(opts, op, req, reply),
+      // Who calls, and whether they may, is settled before a byte of the body is read: an
+      // unauthenticated upload is never received, a malformed body from a stranger is a 401.
+      onRequest: async (req, reply) => {
+        try {
+          const caller = await opts.authenticate(req);
+          mayCall(op, caller);
+          callers.set(req, caller);
+        } catch (err) {
+          const e = err instanceof OpError ? err : new OpError(500, [(err as Error).message]);
+          await reply.code(e.status).send({ ok: false, messages: e.messages });
+        }
+      },
+      handler: (req, reply) => handle(opts, op, callers.get(req), req, reply),
     });
   }
   return server;
+}
+
+/** A viewer reads; only admins and root change anything. */
+function mayCall<A>(op: AnyOperation<A>, caller: Caller): void {
+  if (op.access === 'change' && caller.role === 'viewer') throw new OpError(403, [`${caller.user} is a viewer: ${op.summary.toLowerCase()} needs an admin`]);
 }
 
 /** A request as any transport hands it over, before checks. */
@@ -72,7 +90,7 @@ export async function runOperation<A>(
   opts: Pick<ServeOptions<A>, 'app' | 'audit'>, op: AnyOperation<A>, caller: Caller, raw: RawRequest, progress: (line: string) => void,
 ): Promise<unknown> {
   try {
-    if (op.access === 'change' && caller.role === 'viewer') throw new OpError(403, [`${caller.user} is a viewer: ${op.summary.toLowerCase()} needs an admin`]);
+    mayCall(op, caller);
     if (op.upload === true && raw.upload === null) throw new OpError(415, ['send the file as application/octet-stream']);
     const params = check(op.params, raw.params, 'path');
     const query = check(op.query, raw.query, 'query');
@@ -104,14 +122,8 @@ export function findOperation<A>(operations: readonly AnyOperation<A>[], method:
   return null;
 }
 
-async function handle<A>(opts: ServeOptions<A>, op: AnyOperation<A>, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-  let caller: Caller;
-  try {
-    caller = await opts.authenticate(req);
-  } catch (err) {
-    const e = err instanceof OpError ? err : new OpError(500, [(err as Error).message]);
-    return reply.code(e.status).send({ ok: false, messages: e.messages });
-  }
+async function handle<A>(opts: ServeOptions<A>, op: AnyOperation<A>, caller: Caller | undefined, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  if (caller === undefined) return reply.code(401).send({ ok: false, messages: ['not signed in'] });
   const isUpload = op.upload === true && req.headers['content-type'] === 'application/octet-stream';
   const length = Number(req.headers['content-length']);
   const raw: RawRequest = {

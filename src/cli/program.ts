@@ -1,0 +1,175 @@
+/**
+ * The `tandem` command line as a commander program: the node, the operator commands (through the
+ * node's control socket, or a remote node's HTTPS API with --url), and the simulation demo.
+ * bin: tandem.ts; the CLI/API parity test walks the same program.
+ */
+import { Command, Option } from 'commander';
+import type { ActionReply, ControlAction } from '../adapters/control/protocol.js';
+import type { ReplicationStatus } from '../app/sync/service.js';
+import type { NodeStatus } from '../core/ha/status.js';
+import { TIMING_PROFILE_NAMES, type TimingProfileName } from '../core/timing.js';
+import { addRemoteOptions, callOp, fail, useRemote, withTarget, type Remote, type Target } from './common.js';
+import { registerBundleCommands } from './firmware-bundle.js';
+import { registerClusterUpgrade, registerFirmwareCommands } from './firmware.js';
+import { registerUserCommands } from './users.js';
+
+async function act(t: Target & { json?: boolean }, action: ControlAction): Promise<void> {
+  // A barrier may wait up to its own timeout; every other action answers at once.
+  const timeoutMs = action.type === 'barrier' ? action.timeout_ms + 5000 : 5000;
+  const reply = (await callOp(t, 'POST', '/action', { body: action, timeoutMs })).body as ActionReply;
+  if (t.json === true) console.log(JSON.stringify(reply, null, 2));
+  else for (const m of reply.messages) console.log(m);
+  if (!reply.ok) process.exit(1);
+}
+
+
+/** Every command of `tandem`. */
+export function buildProgram(): Command {
+  const program = addRemoteOptions(new Command()
+    .name('tandem')
+    .description('Tandem: two Linux machines, one highly available appliance')
+    .showHelpAfterError());
+  useRemote(() => program.opts<Remote>());
+
+  withTarget(program.command('node'))
+    .description('run the node in the foreground: boots the firmware slot to run (on trial after an upgrade) and supervises its daemon')
+    .action(async (t: Target) => {
+      // Loaded on demand: the operator commands start faster without the launcher's modules.
+      const { LauncherError, runLauncher } = await import('../app/firmware/launcher.js');
+      try {
+        await runLauncher({ configFile: t.config, nodeName: t.node });
+      } catch (err) {
+        if (err instanceof LauncherError) fail(err.message);
+        throw err;
+      }
+    });
+
+  withTarget(program.command('daemon'))
+    .description('run this installation\'s node daemon directly, without slot selection (`tandem node` runs it for the slot it boots)')
+    .action(async (t: Target) => {
+      const { ConfigRefused, runNodeDaemon } = await import('../app/node-daemon.js');
+      try {
+        await runNodeDaemon({ configFile: t.config, nodeName: t.node });
+      } catch (err) {
+        if (err instanceof ConfigRefused) fail(`configuration refused:\n${err.message}`);
+        throw err;
+      }
+    });
+
+  withTarget(program.command('status'))
+    .description('cluster, node, next-hop and sync status of this node')
+    .option('--json', 'machine-readable output')
+    .action(async (t: Target & { json?: boolean }) => {
+      const r = await callOp(t, 'GET', '/status');
+      if (t.json === true) console.log(JSON.stringify(r.body, null, 2));
+      else console.log(formatStatus(r.body as NodeStatus));
+    });
+
+  withTarget(program.command('takeover'))
+    .description('make this node the primary (planned handover)')
+    .option('--force', 'take over even if this node is not in sync: data not yet synchronized will be lost')
+    .option('--json', 'machine-readable output')
+    .action((t: Target & { force?: boolean; json?: boolean }) => act(t, { type: 'takeover', force: t.force === true }));
+
+  for (const kind of ['reboot', 'shutdown'] as const) {
+    withTarget(program.command(kind))
+      .description(`${kind} this node (a primary hands over first) or, with --other, the other node`)
+      .option('--other', 'the other node')
+      .option('--json', 'machine-readable output')
+      .action((t: Target & { other?: boolean; json?: boolean }) => act(t, { type: kind, target: t.other === true ? 'other' : 'this' }));
+  }
+
+  withTarget(program.command('reload'))
+    .description('re-read the configuration and apply it live (next hops, timing)')
+    .action((t: Target) => act(t, { type: 'reload' }));
+
+  const cluster = program.command('cluster').description('cluster-wide actions');
+  registerClusterUpgrade(cluster);
+  withTarget(cluster.command('reboot'))
+    .description('reboot both nodes, the secondary first, with one planned handover')
+    .action((t: Target) => act(t, { type: 'reboot-cluster' }));
+  withTarget(cluster.command('convert'))
+    .description('Convert to Cluster: this standalone node becomes the first node of a cluster (the configuration must name the peer)')
+    .action((t: Target) => act(t, { type: 'convert-to-cluster' }));
+  withTarget(cluster.command('join'))
+    .description("Join HA: adopt the reachable peer's cluster and become its secondary")
+    .action((t: Target) => act(t, { type: 'join-ha' }));
+  withTarget(cluster.command('resolve-split-brain'))
+    .description("keep one node's data after a split brain; the other node's data are set aside and it resyncs")
+    .addOption(new Option('--keep <node>', 'whose data to keep').choices(['this', 'other']).makeOptionMandatory())
+    .action((t: Target & { keep: 'this' | 'other' }) => act(t, { type: 'resolve-split-brain', keep: t.keep }));
+  const data = program.command('data').description('synchronized data (SPEC §3)');
+  withTarget(data.command('barrier'))
+    .description('return once everything written before is stored on the secondary (exit 1 if not within the timeout)')
+    .option('--timeout <ms>', 'give up after this long', (v) => Number.parseInt(v, 10), 30_000)
+    .option('--json', 'machine-readable output')
+    .action((t: Target & { timeout: number; json?: boolean }) => act(t, { type: 'barrier', timeout_ms: t.timeout }));
+
+  withTarget(cluster.command('clear-flap-hold'))
+    .description('re-enable next-hop switching held by the flap limiter')
+    .action((t: Target) => act(t, { type: 'clear-flap-hold' }));
+
+  const configCmd = program.command('config').description('the configuration file: check, migrate (SPEC §4–5)');
+  withTarget(configCmd.command('check'))
+    .description("validate the configuration file as this firmware reads it (older schemas migrated in memory); nothing is written")
+    .option('--json', 'machine-readable output')
+    .action(async (t: Target & { json?: boolean }) => {
+      const { checkConfigFile } = await import('../app/config-tools.js');
+      const r = checkConfigFile(t.config, t.node);
+      if (t.json === true) console.log(JSON.stringify(r, null, 2));
+      else console.log(r.ok ? `ok: ${r.summary}` : r.errors.join('\n'));
+      if (!r.ok) process.exit(1);
+    });
+  withTarget(configCmd.command('migrate'))
+    .description('rewrite the configuration file in the schema this firmware reads (comments kept; atomic)')
+    .action(async (t: Target) => {
+      const { migrateConfigFile } = await import('../app/config-tools.js');
+      const r = migrateConfigFile(t.config, t.node);
+      if (!r.ok) fail(r.errors.join('\n'));
+      console.log(r.summary);
+    });
+
+  const firmware = program.command('firmware').description('firmware (SPEC §4): slots, upload, notes, Test, After reboot; signing keys, build, verify');
+  registerBundleCommands(firmware);
+  registerFirmwareCommands(program, firmware);
+  registerUserCommands(program);
+
+  program
+    .command('simulate')
+    .description('run the HA core on a simulated two-node network and narrate what it decides')
+    .addOption(new Option('--profile <name>', 'timing profile').choices(TIMING_PROFILE_NAMES).default('default'))
+    .action(async (opts: { profile: TimingProfileName }) => {
+      const { runDemo } = await import('../sim/demo.js');
+      runDemo(opts.profile, (line) => { console.log(line); });
+    });
+  return program;
+}
+
+type SyncStatus = NodeStatus['sync'] & Partial<ReplicationStatus>;
+
+function formatSync(s: SyncStatus): string {
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  const parts: string[] = [s.state];
+  if (s.progress !== undefined && s.progress !== null) parts.push(`${mib(s.progress.bytes_left)} and ${String(s.progress.files_left)} files left of ${mib(s.progress.bytes_total)} / ${String(s.progress.files_total)} files`);
+  if (s.session !== undefined) parts.push(`session ${s.session}${s.direction === undefined || s.direction === null ? '' : ` (${s.direction})`}`);
+  parts.push(`generation ${s.generation}`);
+  const line = parts.join(', ');
+  return s.refusing !== undefined && s.refusing !== null ? `${line}\n            RECEIVING NOTHING: ${s.refusing}` : line;
+}
+
+function formatStatus(s: NodeStatus): string {
+  const yes = (b: boolean | null) => (b === null ? 'unknown' : b ? 'reachable' : 'UNREACHABLE');
+  const lines = [
+    `Cluster ${s.cluster.name}: ${s.cluster.status}${s.cluster.redundant_heartbeat === null ? '' : `, redundant heartbeat ${s.cluster.redundant_heartbeat}`} (timing ${s.cluster.timing})`,
+    `This node   ${s.this_node.name}: ${s.this_node.role}${s.this_node.serving ? ' (serving)' : ''} — ${s.this_node.reason}`,
+    s.other_node === null ? 'Other node  none configured'
+      : `Other node  ${s.other_node.name}: ${s.other_node.role ?? 'unknown'}, ${s.other_node.reachable ? 'reachable' : 'NOT REACHABLE'}`,
+    `Heartbeat   ${s.heartbeat_paths.map((p) => `${p.path}${p.ha_link ? ' (HA link)' : ''} ${p.up ? 'up' : 'DOWN'}`).join(', ')}`,
+    'Next hops:',
+    ...s.next_hops.map((n) => `  ${n.interface.padEnd(8)} this node ${n.this_node.address} ${yes(n.this_node.reachable)}; other node ${n.other_node.address ?? '-'} ${yes(n.other_node.reachable)}`),
+    `Sync        ${formatSync(s.sync)}`,
+  ];
+  if (s.takeover_veto !== null) lines.push(`Takeover veto: ${s.takeover_veto}`);
+  return lines.join('\n');
+}
+
