@@ -7,6 +7,7 @@
 import type { ActionReply, ControlAction } from '../adapters/control/protocol.js';
 import type { NodeStatus } from '../core/ha/status.js';
 import type { AuditLog } from './api/audit.js';
+import type { ConfigChange, ConfigChangeReply, ConfigView } from './config-edit.js';
 import type { UserStore } from './api/users.js';
 import type { ClusterUpgrade } from './firmware/cluster-upgrade.js';
 import type { BootView } from './firmware/identity.js';
@@ -25,6 +26,13 @@ export interface NodeApp {
   readonly firmware: FirmwareService;
   /** The one-action rolling upgrade of both nodes, and the configuration freeze it sets. */
   readonly upgrade: ClusterUpgrade;
+  /** The settings the High Availability page edits (next hops, heartbeat paths, resync rate), applied live. */
+  readonly settings: {
+    view(): ConfigView;
+    change(change: ConfigChange): Promise<ConfigChangeReply>;
+  };
+  /** An operation on the other node, over the HA link (the Other node views); null without a peer. */
+  readonly peer: ((method: 'GET', path: string) => Promise<unknown>) | null;
   /** Who may sign in (replicated with the configuration), and the API tokens. */
   readonly users: UserStore;
   readonly audit: AuditLog;

@@ -27,8 +27,10 @@ import { UserStore } from './api/users.js';
 import { loadOrCreateCertificate } from '../adapters/tls/certificate.js';
 import { INSTALL_ROOT, installedVersion } from './firmware/installation.js';
 import type { FastifyInstance } from 'fastify';
-import { existsSync } from 'node:fs';
-import { peerCallServer, type PeerLink } from './peer/calls.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { peerCall, peerCallServer, type PeerLink } from './peer/calls.js';
+import { viewOf, writeChange } from './config-edit.js';
+import { OpError } from './api/operation.js';
 import { announceFallback, bootView, identityOf, runningFirmware } from './firmware/identity.js';
 import { FirmwareService } from './firmware/service.js';
 import { ClusterUpgrade } from './firmware/cluster-upgrade.js';
@@ -67,6 +69,8 @@ function loadOrThrow(file: string, node: string): TandemConfig {
 
 export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   let config = loadOrThrow(opts.configFile, opts.nodeName);
+  /** The text `config` was loaded from. */
+  let loadedText = readFileSync(opts.configFile, 'utf8');
   const key = readClusterKey(config);
   if (!key.ok) throw new ConfigRefused(formatConfigError(key.error));
   const caps: Capabilities = { mac: hmacSha256(key.key) };
@@ -150,6 +154,8 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     try {
       const r = installReplicatedConfig(opts.configFile, configRoot, opts.nodeName);
       if (r.kind === 'refused') log.log('error', 'config', `configuration from the primary refused, the running one stays: ${r.errors}`);
+      // Unchanged on disk but not what runs: the file was shared with the primary (a lab) or edited meanwhile.
+      if (r.kind === 'unchanged' && readFileSync(opts.configFile, 'utf8') !== loadedText) { reload(); return; }
       if (r.kind !== 'installed') return;
       log.log('warn', 'config', `configuration from the primary installed in ${opts.configFile}; applying it`);
       reload();
@@ -253,6 +259,28 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     log.log(entry.ok ? 'info' : 'warn', 'audit', `${entry.user} from ${entry.from}: ${entry.op} ${entry.ok ? 'done' : `refused: ${entry.detail}`}`);
   };
   const app: NodeApp = {
+    settings: {
+      view: () => viewOf(config, opts.nodeName),
+      change: (change) => {
+        const frozen = upgrade.frozen();
+        if (frozen !== null && !change.dry_run) return Promise.resolve({ ok: false, errors: [], messages: [frozen] });
+        if (state?.role === 'secondary' && !change.dry_run) {
+          return Promise.resolve({ ok: false, errors: [], messages: ['this node is the secondary: change the configuration on the primary (it follows the primary)'] });
+        }
+        const r = writeChange(opts.configFile, opts.nodeName, change);
+        if (!r.changed) return Promise.resolve({ ok: r.ok, errors: r.errors, messages: r.messages });
+        const applied = reload();
+        return Promise.resolve({
+          ok: applied.ok, errors: [],
+          messages: [...r.messages, ...applied.messages, 'applied live: the next hops are monitored as changed now, and the other node follows through data sync (the appliance needs Reboot Cluster here, Tandem does not)'],
+        });
+      },
+    },
+    peer: peerLink === null ? null : async (method, path) => {
+      const r = await peerCall(peerLink, method, path, { timeoutMs: 5000 });
+      if (r.status >= 400) throw new OpError(r.status, (r.body as { messages?: string[] }).messages ?? [`the other node answered ${String(r.status)}`]);
+      return r.body;
+    },
     firmware: firmwareService,
     upgrade,
     users,
@@ -293,7 +321,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     }
   }
   function reloadConfig(): ReturnType<typeof toCoreConfig> {
+    const text = readFileSync(opts.configFile, 'utf8');
     const next = loadOrThrow(opts.configFile, opts.nodeName);
+    loadedText = text;
     const core = toCoreConfig(next, opts.nodeName);
     config = next;
     return core;
@@ -303,6 +333,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     try {
       const next = reloadConfig();
       const messages = [...said(feed({ kind: 'config', at: instant(), config: next })), 'info: configuration reloaded'];
+      sync.setResyncRate(config.sync.resyncRateBytesPerSec);
       if (state?.role === 'primary') publish();
       return { ok: true, messages };
     } catch (err) {

@@ -23,10 +23,11 @@ const slotArg = (v: string): number => {
 
 export function registerFirmwareCommands(program: Command, firmware: Command): void {
   withTarget(firmware.command('list'))
-    .description('the firmware slots: version, type, published, current, after reboot, state')
+    .description('the firmware slots: version, type, published, current, after reboot, state (--other: of the other node)')
+    .option('--other', 'the other node (asked over the HA link)')
     .option('--json', 'machine-readable output')
-    .action(async (t: Target & Json) => {
-      const list = (await callOp(t, 'GET', '/firmware')).body as z.infer<typeof FirmwareList>;
+    .action(async (t: Target & Json & { other?: boolean }) => {
+      const list = (await callOp(t, 'GET', t.other === true ? '/peer/firmware' : '/firmware')).body as z.infer<typeof FirmwareList>;
       print(t.json, list, () => formatList(list));
     });
 

@@ -13,6 +13,10 @@ import { buildProgram } from './program.js';
 /** Operation id → the commands that call it. */
 const CLI_OF: Readonly<Record<string, readonly string[]>> = {
   status: ['status'],
+  peerStatus: ['status'],
+  peerFirmwareList: ['firmware list'],
+  settings: ['settings show'],
+  settingsChange: ['settings set'],
   action: ['takeover', 'reboot', 'shutdown', 'reload', 'cluster reboot', 'cluster convert', 'cluster join', 'cluster resolve-split-brain', 'cluster clear-flap-hold', 'data barrier'],
   firmwareList: ['firmware list'],
   firmwareUpload: ['firmware upload', 'firmware install'],

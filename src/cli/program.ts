@@ -11,6 +11,7 @@ import { TIMING_PROFILE_NAMES, type TimingProfileName } from '../core/timing.js'
 import { addRemoteOptions, callOp, fail, useRemote, withTarget, type Remote, type Target } from './common.js';
 import { registerBundleCommands } from './firmware-bundle.js';
 import { registerClusterUpgrade, registerFirmwareCommands } from './firmware.js';
+import { registerSettingsCommands } from './settings.js';
 import { registerUserCommands } from './users.js';
 
 async function act(t: Target & { json?: boolean }, action: ControlAction): Promise<void> {
@@ -57,10 +58,11 @@ export function buildProgram(): Command {
     });
 
   withTarget(program.command('status'))
-    .description('cluster, node, next-hop and sync status of this node')
+    .description('cluster, node, next-hop and sync status of this node (--other: of the other node, asked over the HA link)')
+    .option('--other', 'the other node')
     .option('--json', 'machine-readable output')
-    .action(async (t: Target & { json?: boolean }) => {
-      const r = await callOp(t, 'GET', '/status');
+    .action(async (t: Target & { json?: boolean; other?: boolean }) => {
+      const r = await callOp(t, 'GET', t.other === true ? '/peer/status' : '/status');
       if (t.json === true) console.log(JSON.stringify(r.body, null, 2));
       else console.log(formatStatus(r.body as NodeStatus));
     });
@@ -133,6 +135,7 @@ export function buildProgram(): Command {
   registerBundleCommands(firmware);
   registerFirmwareCommands(program, firmware);
   registerUserCommands(program);
+  registerSettingsCommands(program);
 
   program
     .command('simulate')

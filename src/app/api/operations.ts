@@ -8,6 +8,7 @@ import { ControlAction } from '../../adapters/control/protocol.js';
 import { AckQuery, ActivateReply, Checklist, FirmwareList, Notes, SlotParam, TestReport, UpgradeFlags, UpgradeState, UploadResult, Versions } from '../firmware/schemas.js';
 import type { NodeApp } from '../node-app.js';
 import { StatusSchema } from './status-schema.js';
+import { ConfigChange, ConfigChangeReply, ConfigView } from '../config-edit.js';
 import { MAX_PASSWORD, ROLES, USER_NAME } from './users.js';
 import { operation, refuse } from './operation.js';
 import type { AnyOperation } from './server.js';
@@ -111,6 +112,30 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
     body: z.object({ id: z.string().min(1).max(64) }).strict(),
     reply: ActionReply,
     run: (app: NodeApp, { body }) => { app.upgrade.unfreeze(body.id); return { ok: true, messages: ['configuration changes allowed'] }; },
+  }),
+  operation({
+    id: 'settings', method: 'GET', path: '/settings', access: 'read',
+    summary: 'The High Availability settings: next hops per interface of this node and the other node, redundant heartbeat interfaces, resync rate limit',
+    reply: ConfigView,
+    run: (app: NodeApp) => app.settings.view(),
+  }),
+  operation({
+    id: 'settingsChange', method: 'PUT', path: '/settings', access: 'change',
+    summary: 'Change next hops, heartbeat interfaces or the resync rate limit: checked by the configuration loader, applied live (no Reboot Cluster needed); dry_run checks only',
+    body: ConfigChange, reply: ConfigChangeReply,
+    run: (app: NodeApp, { body }) => app.settings.change(body),
+  }),
+  operation({
+    id: 'peerStatus', method: 'GET', path: '/peer/status', access: 'read',
+    summary: "The other node's status, asked over the HA link",
+    reply: StatusSchema,
+    run: (app: NodeApp) => (app.peer ?? refuse(404, 'no other node is configured'))('GET', '/status'),
+  }),
+  operation({
+    id: 'peerFirmwareList', method: 'GET', path: '/peer/firmware', access: 'read',
+    summary: "The other node's firmware slots, asked over the HA link",
+    reply: FirmwareList,
+    run: (app: NodeApp) => (app.peer ?? refuse(404, 'no other node is configured'))('GET', '/firmware'),
   }),
   operation({
     id: 'userList', method: 'GET', path: '/users', access: 'read',

@@ -93,6 +93,7 @@ export class SyncService {
   private maintenance: Promise<void> = Promise.resolve();
 
   private constructor(private readonly o: SyncServiceOptions) {
+    this.rate = o.rateBytesPerSec;
     const durable = (readJson(join(o.stateDir, SYNC_STATE_FILE)) as SyncDurable | undefined) ?? null;
     this.engine = initSyncEngine(durable, { role: 'secondary', peerAlive: false, peerRole: null, diverged: false }, o.graceMs, o.now());
   }
@@ -114,6 +115,11 @@ export class SyncService {
     });
     return s;
   }
+
+  /** The full-resync rate limit of the sessions started from now on (a reload changes it). */
+  private rate: number;
+
+  setResyncRate(bytesPerSec: number): void { this.rate = bytesPerSec; }
 
   /** The state the HA core starts with. */
   get state(): SyncState { return this.engine.state; }
@@ -316,7 +322,7 @@ export class SyncService {
     this.source?.close('replaced by a new session');
     this.o.log('info', 'sync', `replica ${this.o.peer ?? ''} connected: full resync check`);
     const session = new SourceSession({
-      channel: ch, roots: this.o.roots, hashCaches: this.hashCaches, rateBytesPerSec: this.o.rateBytesPerSec,
+      channel: ch, roots: this.o.roots, hashCaches: this.hashCaches, rateBytesPerSec: this.rate,
       generations: () => this.ha?.persisted.generations ?? { current: 'genesis', history: [] },
       keepaliveMs: this.o.keepaliveMs, now: this.o.now,
       log: (level, message) => { this.o.log(level, 'sync', message); },
