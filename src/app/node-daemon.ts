@@ -103,12 +103,16 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   /** Steps the core with one input and carries out its effects; returns them (for the operator). */
   const feed = (input: Input): readonly Effect[] => {
     if (state === null) return [];
+    const before = state;
     const r = step(state, input, caps);
     state = r.state;
     execute(r.effects);
     sync.observe(r.state);
+    // A role change reaches the console at once, not at the next status poll.
+    if (before.role !== r.state.role || before.serving !== r.state.serving) queueMicrotask(pushStatus);
     return r.effects;
   };
+  let pushStatus = (): void => { /* set once the application layer exists */ };
 
   const peerName = Object.keys(config.nodes).find((n) => n !== opts.nodeName);
   const peer = peerName === undefined ? undefined : config.nodes[peerName];
@@ -304,7 +308,8 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   };
   const control = await startControlSocket(join(self.stateDir, CONTROL_SOCKET), app, OPERATIONS, recordAudit);
   const api = await startApi(config, self, app, events, recordAudit, log);
-  const statusEvents = setInterval(() => { if (events.subscribers > 0) events.statusNow(app.status()); }, STATUS_EVENT_MS);
+  pushStatus = () => { if (events.subscribers > 0) events.statusNow(app.status()); };
+  const statusEvents = setInterval(pushStatus, STATUS_EVENT_MS);
   // A cluster upgrade this node was running before it rebooted (into the new firmware) goes on.
   upgrade.resume();
 
