@@ -194,6 +194,11 @@ function filesUnder(root: string): string[] {
   return out.sort();
 }
 
+/** Bytes of the regular files under `root`. */
+function bytesUnder(root: string): number {
+  return filesUnder(root).reduce((a, f) => a + statSync(join(root, f)).size, 0);
+}
+
 const statuses = (checks: readonly Check[]): Record<string, string> => Object.fromEntries(checks.map((c) => [c.id, c.status]));
 const check = (checks: readonly Check[], id: Check['id']): Check => checks.find((c) => c.id === id) ?? assert.fail(`no ${id} check`);
 
@@ -513,7 +518,8 @@ describe('FirmwareService: free space, on an 8 MiB tmpfs state directory', () =>
   /** Bundles that cannot fit: refused with 507 from the manifest, before the payload is read or anything of the bundle is written. */
   const tooBig: readonly { name: string; payload: number; leave: number | null }[] = [
     { name: 'a payload larger than the whole filesystem', payload: 5 * CHUNK, leave: null },
-    // Less free space than one 1 MiB chunk of the upload.
+    // Less free space than one 1 MiB chunk of the upload: a bundle byte written before the
+    // check would fail with ENOSPC (or be cut short) instead of the 507 that says what is needed.
     { name: 'a nearly full filesystem', payload: 2 * CHUNK, leave: 600 * 1024 },
   ];
   for (const t of tooBig) {
@@ -529,7 +535,11 @@ describe('FirmwareService: free space, on an 8 MiB tmpfs state directory', () =>
           yield chunk as Buffer;
         }
       }
-      await refused(n.svc.upload(counted(), b.size, () => undefined), 507, /^not enough space in .*: Tandem 1\.0\.0 needs about \d+\.\d MiB, \d+\.\d MiB free$/);
+      // What the upload had written when its manifest verified (the room is checked right after).
+      let stagedAtManifest: number | null = null;
+      const progress = (line: string): void => { if (line.startsWith('manifest verified')) stagedAtManifest = bytesUnder(n.dir.stagingDir); };
+      await refused(n.svc.upload(counted(), b.size, progress), 507, /^not enough space in .*: Tandem 1\.0\.0 needs about \d+\.\d MiB, \d+\.\d MiB free$/);
+      assert.equal(stagedAtManifest, 0);
       // The reader stopped at the manifest: one chunk of a bundle of several.
       assert.equal(pulled, CHUNK);
       assert.deepEqual(onDisk(n), { slots: [], staging: [], store: [] });

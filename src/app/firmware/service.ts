@@ -203,11 +203,19 @@ export class FirmwareService {
     const hash = createHash('sha256');
     let bytes = 0;
     let nextReport = 0;
+    // Bundle bytes read before the manifest verified and its room was checked wait here (copies:
+    // the source may reuse its buffers): a bundle refused there has written nothing, and a full
+    // disk gets the 507 that says what is needed rather than ENOSPC. That is the manifest and its
+    // signature (bounded by the reader) and the rest of the chunk that carried them; null once written.
+    let held: Buffer[] | null = [];
     // The bundle's bytes go to the bundle file (uploads) and are hashed as they pass to the reader.
     async function* tee(): AsyncGenerator<Uint8Array> {
       for await (const chunk of source) {
         hash.update(chunk);
-        if (fh !== null) await fh.write(chunk);
+        if (fh !== null) {
+          if (held !== null) held.push(Buffer.from(chunk));
+          else await writeAll(fh, chunk);
+        }
         bytes += chunk.length;
         if (from.kind === 'upload' && bytes >= nextReport) {
           progress(from.size === null ? `received ${mib(bytes)}` : `received ${mib(bytes)} of ${mib(from.size)}`);
@@ -219,9 +227,12 @@ export class FirmwareService {
     try {
       const read = await readBundle(tee(), {
         trustedKeys: keys, sink,
-        onManifest: (m, keyId) => {
+        onManifest: async (m, keyId) => {
           progress(`manifest verified: Tandem ${m.version} (${m.type}, published ${m.published}), signed by trusted key ${keyId}`);
           this.roomFor(m);
+          const first = held ?? [];
+          held = null;
+          if (fh !== null) for (const chunk of first) await writeAll(fh, chunk);
         },
       });
       crashPoint('upload:verified');
@@ -480,6 +491,15 @@ export class FirmwareService {
       support: fw.type === 'factory' || published !== null ? supportStatus({ version: fw.version, type: fw.type, published }, known, this.today(), false) : null,
       tainted: null, downgraded: null, ha_protocol: { min: fw.haMin, max: fw.haMax },
     };
+  }
+}
+
+/** Writes all of `chunk`: a write may take fewer bytes than given (a nearly full disk), which is not an error by itself. */
+async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+  for (let at = 0; at < chunk.length;) {
+    const { bytesWritten } = await fh.write(chunk, at, chunk.length - at);
+    if (bytesWritten === 0) throw new Error('the bundle file takes no more bytes (disk full?)');
+    at += bytesWritten;
   }
 }
 
