@@ -338,12 +338,14 @@ describe('FirmwareService: upload', () => {
     assert.deepEqual(onDisk(n), before);
   });
 
-  it('on a secondary the upload stays on this node: no bundle in the store (the store follows the primary)', async () => {
+  it('on a secondary the upload stays on this node: no bundle in the store (the store follows the primary), none kept in the slot', async () => {
     const b = await bundle();
     const n = node({ status: () => statusView('secondary', { firmware: null }) });
     assert.equal((await upload(n, b.file)).slot, 1);
     assert.equal(n.dir.slot(1)?.bundle.stored_as, null);
     assert.deepEqual(onDisk(n), { slots: ['1'], staging: [], store: [] });
+    // stored_as null means "not kept": a copy left beside the slot would be dead weight nothing reads.
+    assert.deepEqual(readdirSync(n.dir.slotDir(1)).sort(), ['slot.json', 'tree']);
     assert.ok(n.progress.some((l) => l.startsWith('this node is the secondary: the firmware stays on this node only')), n.progress.join('\n'));
     assert.match(check((await n.svc.test(1, NONE)).checks, 'signature').message, /^bundle no longer kept; signed by key [0-9a-f]{16} when installed; 3 installed files match the manifest$/);
   });

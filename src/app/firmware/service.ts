@@ -250,6 +250,9 @@ export class FirmwareService {
         renameSync(bundleFile, join(this.o.store, storedAs));
         fsyncDir(this.o.store);
         crashPoint('upload:stored');
+      } else if (from.kind === 'upload') {
+        // Not kept (stored_as null): a copy left in the slot would take the bundle's size for nothing.
+        rmSync(bundleFile, { force: true });
       }
       const info: SlotInfo = {
         version: 1, slot: slot as number, install: staging.install, manifest: m, key_id: read.keyId,
