@@ -603,6 +603,17 @@ describe('FirmwareService: activate and remove', () => {
     assert.deepEqual((await serviceOf(n, { running: runningFrom(n, 2) }).versions()).nodes[0]?.support?.why, 'unsupported (downgraded)');
   });
 
+  it('a Feature Release → LTS move by override is recorded even when another slot holds the same version number', async () => {
+    const n = node();
+    await upload(n, (await bundle({ version: '1.1.0', type: 'feature' })).file);
+    await upload(n, (await bundle({ version: '1.1.0', type: 'lts' })).file);
+    const svc = serviceOf(n, { running: runningFrom(n, 1) });
+    const reply = await svc.activate(2, { override: true, reinstall: false });
+    assert.equal(reply.ok, true, reply.messages.join('\n'));
+    assert.match(check(reply.report?.checks ?? [], 'policy').message, /^move from Feature Release 1\.1\.0 to LTS 1\.1\.0 by override/);
+    assert.deepEqual((await svc.versions()).nodes[0]?.support?.why, 'unsupported (downgraded)');
+  });
+
   it('remove refuses the running, the after-reboot and the committed slot; removes another with its store bundle', async () => {
     const n = node();
     for (const v of ['1.0.1', '1.0.2', '1.0.3', '1.0.4']) await upload(n, (await bundle({ version: v })).file);

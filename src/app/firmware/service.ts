@@ -409,7 +409,7 @@ export class FirmwareService {
         return { ok: false, report, activation: null, messages: [`slot ${String(slot)} not selected: its Test failed`, ...failed.map((c) => `${c.id}: ${c.message}`)] };
       }
       const s = this.slotOrRefuse(slot);
-      this.recordOverride(s.manifest.version, flags);
+      this.recordOverride(s, flags);
       const id = randomBytes(8).toString('hex');
       this.o.dir.writeActivation({ slot, install: s.install, id, at: this.now() });
       crashPoint('activate:written');
@@ -431,12 +431,12 @@ export class FirmwareService {
     return { ok: true, report: null, activation: id, messages: ['slot 0 (the factory firmware) boots after the next reboot'] };
   }
 
-  private recordOverride(target: string, flags: UpgradeFlags): void {
+  /** The slot being activated, not one found by its version: two slots may hold the same version (an LTS and a Feature build, a rebuild). */
+  private recordOverride(target: SlotInfo, flags: UpgradeFlags): void {
     const run = this.o.running;
-    const slot = this.o.dir.slots().find((x) => x.manifest.version === target);
-    if (slot === undefined || run.ref.install === slot.install) return;
-    const v = checkUpgrade({ version: run.version, type: run.type }, slot.manifest, flags);
-    if (v.ok && v.records === 'downgrade') this.recordDowngrade(run.version, target);
+    if (run.ref.install === target.install) return;
+    const v = checkUpgrade({ version: run.version, type: run.type }, target.manifest, flags);
+    if (v.ok && v.records === 'downgrade') this.recordDowngrade(run.version, target.manifest.version);
   }
 
   private recordDowngrade(from: string, to: string): void {
