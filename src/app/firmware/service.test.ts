@@ -153,6 +153,15 @@ function serviceOf(n: Omit<Node, 'svc'>, o: Pick<NodeOptions, 'running' | 'statu
   });
 }
 
+/** The node with its configuration trusting `trusted` instead (rewritten and parsed again), and a service reading it. */
+function withTrusted(n: Node, trusted: readonly TestKey[]): Node {
+  writeFileSync(n.configFile, configText(n.stateDir, trusted));
+  const parsed = parseConfig(readFileSync(n.configFile, 'utf8'), n.configFile);
+  if (!parsed.ok) assert.fail(JSON.stringify(parsed.errors));
+  const m: Omit<Node, 'svc'> = { ...n, config: parsed.config };
+  return { ...m, svc: serviceOf(m) };
+}
+
 /** The firmware a daemon started by the launcher from `slot` runs (what identity.ts reads from its environment). */
 function runningFrom(n: Node, slot: number): RunningFirmware {
   const r = runningFirmware(n.dir, { TANDEM_FIRMWARE_SLOT: String(slot), TANDEM_FIRMWARE_INSTALL: n.dir.slot(slot)?.install ?? '' });
@@ -674,4 +683,36 @@ describe('FirmwareService: installFromStore', () => {
     // The replicated bundle is the primary's: Test re-verifies it where it lies.
     assert.match(check((await n.svc.test(1, NONE)).checks, 'signature').message, /^signed by trusted key [0-9a-f]{16}, bundle intact;/);
   });
+
+  /** What keeps a node from taking a replicated bundle for a while, and what ends it. */
+  const waits: readonly { name: string; block: (n: Node) => Promise<Node>; log: string; unblock: (n: Node) => Promise<Node> }[] = [
+    {
+      name: 'all slots full, then one deleted',
+      block: async (n) => {
+        for (let i = 1; i <= SLOT_COUNT; i += 1) await upload(n, (await bundle({ version: `1.0.${String(i)}` })).file);
+        return n;
+      },
+      log: 'firmware bundle tandem-1.2.0-from-primary.tfw in the replicated store waits: all 5 slots hold firmware (delete one to install it)',
+      unblock: async (n) => { await n.svc.remove(5); return n; },
+    },
+    {
+      name: 'no trusted key configured, then the key configured (the daemon after a reload)',
+      block: (n) => Promise.resolve(withTrusted(n, [])),
+      log: 'firmware bundle(s) tandem-1.2.0-from-primary.tfw in the replicated store wait: no trusted firmware key is configured (firmware.trusted_keys)',
+      unblock: (n) => Promise.resolve(withTrusted(n, [KEY])),
+    },
+  ];
+  for (const w of waits) {
+    it(`a replicated bundle waits, unmarked, while this node cannot take it: ${w.name}`, async () => {
+      const n = await w.block(node());
+      copyFileSync((await bundle({ version: '1.2.0' })).file, join(n.store, 'tandem-1.2.0-from-primary.tfw'));
+      await n.svc.installFromStore();
+      assert.equal(n.dir.slots().some((s) => s.manifest.version === '1.2.0'), false);
+      assert.deepEqual(n.logs.at(-1), { level: 'warn', message: w.log });
+      assert.deepEqual(onDisk(n).staging, []);
+      const m = await w.unblock(n);
+      await m.svc.installFromStore();
+      assert.equal(m.dir.slots().find((s) => s.manifest.version === '1.2.0')?.origin, 'replicated', m.logs.map((l) => l.message).join('\n'));
+    });
+  }
 });

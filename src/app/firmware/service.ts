@@ -153,24 +153,55 @@ export class FirmwareService {
     return this.exclusive(() => this.install(source, { kind: 'upload', size }, progress));
   }
 
-  /** Bundles in the replicated store that no slot was ever made from (arrived from the primary, or an upload cut short). */
+  /**
+   * Bundles in the replicated store that no slot was ever made from (arrived from the primary, or
+   * an upload cut short). A bundle refused for what it is (not verifying, a duplicate) is marked
+   * and not read again until it changes (a new name); one that only waits for this node (no free
+   * slot, no room, no usable trusted key) stays unmarked and is tried at the next call (start,
+   * the next replicated bundle).
+   */
   installFromStore(progress: (line: string) => void = () => undefined): Promise<void> {
     return this.exclusive(async () => {
       const seen = this.bundlesSeen();
-      for (const name of this.storedBundles()) {
-        if (Object.hasOwn(seen, name)) continue;
-        const path = join(this.o.store, name);
+      const waiting = this.storedBundles().filter((name) => !Object.hasOwn(seen, name));
+      if (waiting.length === 0) return;
+      const blocked = this.storeBlocked();
+      if (blocked !== null) {
+        this.o.log('warn', `firmware bundle(s) ${waiting.join(', ')} in the replicated store wait: ${blocked}`);
+        return;
+      }
+      for (const name of waiting) {
+        if (this.o.dir.freeSlot() === null) {
+          this.o.log('warn', `firmware bundle ${name} in the replicated store waits: all ${String(SLOT_COUNT)} slots hold firmware (delete one to install it)`);
+          return;
+        }
+        // Destroyed whatever happens: an installation refused before reading would leave it open.
+        const stream = createReadStream(join(this.o.store, name), { highWaterMark: CHUNK });
         try {
-          const r = await this.install(createReadStream(path, { highWaterMark: CHUNK }), { kind: 'stored', name }, progress);
+          const r = await this.install(stream, { kind: 'stored', name }, progress);
           this.o.log('info', `firmware ${r.version} from the replicated store installed in slot ${String(r.slot)}`);
         } catch (err) {
           const msg = err instanceof OpError ? err.messages.join('; ') : (err as Error).message;
+          if (err instanceof OpError && err.status === 507) {
+            this.o.log('warn', `firmware bundle ${name} in the replicated store waits: ${msg}`);
+            continue;
+          }
           this.o.log('error', `firmware bundle ${name} from the replicated store not installed: ${msg}`);
-          // A refused bundle is not tried again until it changes (a new name).
           this.markSeen(name, null);
+        } finally {
+          stream.destroy();
         }
       }
     });
+  }
+
+  /** Why this node cannot verify any bundle now (its trusted keys), or null. */
+  private storeBlocked(): string | null {
+    try {
+      return this.trustedKeys().length === 0 ? 'no trusted firmware key is configured (firmware.trusted_keys)' : null;
+    } catch (err) {
+      return err instanceof OpError ? err.messages.join('; ') : (err as Error).message;
+    }
   }
 
   private storedBundles(): string[] {
