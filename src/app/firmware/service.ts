@@ -156,24 +156,55 @@ export class FirmwareService {
     return this.exclusive(() => this.install(source, { kind: 'upload', size }, progress));
   }
 
-  /** Bundles in the replicated store that no slot was ever made from (arrived from the primary, or an upload cut short). */
+  /**
+   * Bundles in the replicated store that no slot was ever made from (arrived from the primary, or
+   * an upload cut short). A bundle refused for what it is (not verifying, a duplicate) is marked
+   * and not read again until it changes (a new name); one that only waits for this node (no free
+   * slot, no room, no usable trusted key) stays unmarked and is tried at the next call (start,
+   * the next replicated bundle).
+   */
   installFromStore(progress: (line: string) => void = () => undefined): Promise<void> {
     return this.exclusive(async () => {
       const seen = this.bundlesSeen();
-      for (const name of this.storedBundles()) {
-        if (Object.hasOwn(seen, name)) continue;
-        const path = join(this.o.store, name);
+      const waiting = this.storedBundles().filter((name) => !Object.hasOwn(seen, name));
+      if (waiting.length === 0) return;
+      const blocked = this.storeBlocked();
+      if (blocked !== null) {
+        this.o.log('warn', `firmware bundle(s) ${waiting.join(', ')} in the replicated store wait: ${blocked}`);
+        return;
+      }
+      for (const name of waiting) {
+        if (this.o.dir.freeSlot() === null) {
+          this.o.log('warn', `firmware bundle ${name} in the replicated store waits: all ${String(SLOT_COUNT)} slots hold firmware (delete one to install it)`);
+          return;
+        }
+        // Destroyed whatever happens: an installation refused before reading would leave it open.
+        const stream = createReadStream(join(this.o.store, name), { highWaterMark: CHUNK });
         try {
-          const r = await this.install(createReadStream(path, { highWaterMark: CHUNK }), { kind: 'stored', name }, progress);
+          const r = await this.install(stream, { kind: 'stored', name }, progress);
           this.o.log('info', `firmware ${r.version} from the replicated store installed in slot ${String(r.slot)}`);
         } catch (err) {
           const msg = err instanceof OpError ? err.messages.join('; ') : (err as Error).message;
+          if (err instanceof OpError && err.status === 507) {
+            this.o.log('warn', `firmware bundle ${name} in the replicated store waits: ${msg}`);
+            continue;
+          }
           this.o.log('error', `firmware bundle ${name} from the replicated store not installed: ${msg}`);
-          // A refused bundle is not tried again until it changes (a new name).
           this.markSeen(name, null);
+        } finally {
+          stream.destroy();
         }
       }
     });
+  }
+
+  /** Why this node cannot verify any bundle now (its trusted keys), or null. */
+  private storeBlocked(): string | null {
+    try {
+      return this.trustedKeys().length === 0 ? 'no trusted firmware key is configured (firmware.trusted_keys)' : null;
+    } catch (err) {
+      return err instanceof OpError ? err.messages.join('; ') : (err as Error).message;
+    }
   }
 
   private storedBundles(): string[] {
@@ -206,11 +237,19 @@ export class FirmwareService {
     const hash = createHash('sha256');
     let bytes = 0;
     let nextReport = 0;
+    // Bundle bytes read before the manifest verified and its room was checked wait here (copies:
+    // the source may reuse its buffers): a bundle refused there has written nothing, and a full
+    // disk gets the 507 that says what is needed rather than ENOSPC. That is the manifest and its
+    // signature (bounded by the reader) and the rest of the chunk that carried them; null once written.
+    let held: Buffer[] | null = [];
     // The bundle's bytes go to the bundle file (uploads) and are hashed as they pass to the reader.
     async function* tee(): AsyncGenerator<Uint8Array> {
       for await (const chunk of source) {
         hash.update(chunk);
-        if (fh !== null) await fh.write(chunk);
+        if (fh !== null) {
+          if (held !== null) held.push(Buffer.from(chunk));
+          else await writeAll(fh, chunk);
+        }
         bytes += chunk.length;
         if (bytes > CHUNK / 4) crashPoint('upload:receiving');
         if (from.kind === 'upload' && bytes >= nextReport) {
@@ -223,9 +262,12 @@ export class FirmwareService {
     try {
       const read = await readBundle(tee(), {
         trustedKeys: keys, sink,
-        onManifest: (m, keyId) => {
+        onManifest: async (m, keyId) => {
           progress(`manifest verified: Tandem ${m.version} (${m.type}, published ${m.published}), signed by trusted key ${keyId}`);
           this.roomFor(m);
+          const first = held ?? [];
+          held = null;
+          if (fh !== null) for (const chunk of first) await writeAll(fh, chunk);
         },
       });
       crashPoint('upload:verified');
@@ -243,6 +285,9 @@ export class FirmwareService {
         renameSync(bundleFile, join(this.o.store, storedAs));
         fsyncDir(this.o.store);
         crashPoint('upload:stored');
+      } else if (from.kind === 'upload') {
+        // Not kept (stored_as null): a copy left in the slot would take the bundle's size for nothing.
+        rmSync(bundleFile, { force: true });
       }
       const info: SlotInfo = {
         version: 1, slot: slot as number, install: staging.install, manifest: m, key_id: read.keyId,
@@ -399,7 +444,7 @@ export class FirmwareService {
         return { ok: false, report, activation: null, messages: [`slot ${String(slot)} not selected: its Test failed`, ...failed.map((c) => `${c.id}: ${c.message}`)] };
       }
       const s = this.slotOrRefuse(slot);
-      this.recordOverride(s.manifest.version, flags);
+      this.recordOverride(s, flags);
       const id = randomBytes(8).toString('hex');
       this.o.dir.writeActivation({ slot, install: s.install, id, at: this.now() });
       crashPoint('activate:written');
@@ -421,12 +466,12 @@ export class FirmwareService {
     return { ok: true, report: null, activation: id, messages: ['slot 0 (the factory firmware) boots after the next reboot'] };
   }
 
-  private recordOverride(target: string, flags: UpgradeFlags): void {
+  /** The slot being activated, not one found by its version: two slots may hold the same version (an LTS and a Feature build, a rebuild). */
+  private recordOverride(target: SlotInfo, flags: UpgradeFlags): void {
     const run = this.o.running;
-    const slot = this.o.dir.slots().find((x) => x.manifest.version === target);
-    if (slot === undefined || run.ref.install === slot.install) return;
-    const v = checkUpgrade({ version: run.version, type: run.type }, slot.manifest, flags);
-    if (v.ok && v.records === 'downgrade') this.recordDowngrade(run.version, target);
+    if (run.ref.install === target.install) return;
+    const v = checkUpgrade({ version: run.version, type: run.type }, target.manifest, flags);
+    if (v.ok && v.records === 'downgrade') this.recordDowngrade(run.version, target.manifest.version);
   }
 
   private recordDowngrade(from: string, to: string): void {
@@ -520,6 +565,15 @@ function virtualization(): string | null {
     try { virt = /^flags\s*:.*\bhypervisor\b/m.test(readFileSync('/proc/cpuinfo', 'utf8')) ? 'hypervisor' : null; } catch { virt = null; }
   }
   return virt;
+}
+
+/** Writes all of `chunk`: a write may take fewer bytes than given (a nearly full disk), which is not an error by itself. */
+async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+  for (let at = 0; at < chunk.length;) {
+    const { bytesWritten } = await fh.write(chunk, at, chunk.length - at);
+    if (bytesWritten === 0) throw new Error('the bundle file takes no more bytes (disk full?)');
+    at += bytesWritten;
+  }
 }
 
 function parseJson(text: string): unknown {
