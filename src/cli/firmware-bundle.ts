@@ -5,8 +5,9 @@
  *
  *   keygen --out DIR     DIR/signing.key (0600, PKCS#8) and DIR/signing.pub (SPKI); never
  *                        overwrites. Exit 0, or 1 with the reason.
- *   build …              writes the bundle (default ./tandem-<version>.tfw). Exit 0, or 1 with
- *                        the option or file at fault.
+ *   build …              writes the bundle (default ./tandem-<version>.tfw) and prints two
+ *                        lines: where, what and how large; then "<sha256>  <file>" (the
+ *                        sha256sum format). Exit 0, or 1 with the option or file at fault.
  *   verify FILE --pubkey PUB [--json]
  *                        exit 0: the bundle is good, its manifest printed (a summary, or the
  *                        manifest JSON with --json). Exit 1: refused, one line on stderr
@@ -126,7 +127,9 @@ async function build(o: BuildOptions): Promise<void> {
     const { bundle, notes: skipped } = await buildFirmware({ tree, signingKey, version: o.version, type, published, notes, minFrom: o.minFrom ?? null, releases, out });
     for (const note of skipped) process.stderr.write(`note: ${note}\n`);
     const m = bundle.manifest;
-    console.log(`wrote ${out}: tandem ${m.version} (${m.type}), ${m.payload.files.length} files (${size(m.payload.bytes)}), bundle ${size(bundle.bytes)}, signed by key ${bundle.keyId}`);
+    console.log(`wrote ${out}: tandem ${m.version} (${m.type}), ${m.payload.files.length} files (${size(m.payload.bytes)}), bundle ${size(bundle.bytes)} (${bundle.bytes} bytes), signed by key ${bundle.keyId}`);
+    // sha256sum's own line format, so `… | tail -n 1 > FILE.sha256` then `sha256sum -c` checks a copy.
+    console.log(`${bundle.sha256}  ${out}`);
   } catch (err) {
     fail(`cannot build ${out}: ${messageOf(err)}`);
   }

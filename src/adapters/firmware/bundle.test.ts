@@ -46,6 +46,7 @@ async function writtenBundle(): Promise<{ tree: string; file: string; manifest: 
   const file = join(freshDir(), 'tandem-1.2.3.tfw');
   const w = await writeBundle({ tree, files: FILES.map((f) => ({ path: f.path, mode: f.mode ?? 0o644 })), fields: fieldsOf(manifestFor(FILES)), signingKey: key.privateKey, out: file });
   assert.equal(w.bytes, statSync(file).size);
+  assert.equal(w.sha256, sha(readFileSync(file)), 'the sha256 taken while writing is the file\'s');
   assert.equal(w.keyId, key.trusted.id);
   return { tree, file, manifest: w.manifest };
 }

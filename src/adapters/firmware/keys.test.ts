@@ -87,8 +87,10 @@ describe('firmware signing keys', () => {
   it('a trusted key comes from a PEM file or inline PEM text; a private key or another algorithm is refused', () => {
     const dir = freshDir();
     const { pubFile, keyFile, id } = writeKeyPair(dir);
-    const inline = loadPublicKey(`\n${readFileSync(pubFile, 'utf8')}`);
-    assert.deepEqual({ id: inline.id, source: inline.source }, { id, source: 'inline PEM key' });
+    for (const text of [`\n${readFileSync(pubFile, 'utf8')}`, `vendor release key, 2026\n${readFileSync(pubFile, 'utf8')}`]) {
+      const inline = loadPublicKey(text);
+      assert.deepEqual({ id: inline.id, source: inline.source }, { id, source: 'inline PEM key' }, text);
+    }
     assert.throws(() => loadPublicKey(keyFile), /holds a private key: trust the public key \(signing\.pub\)/);
     assert.throws(() => loadPublicKey(join(dir, 'nope.pub')), /^KeyError: cannot read public key .*nope\.pub: no such file$/);
     const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();

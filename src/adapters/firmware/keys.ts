@@ -134,11 +134,12 @@ export function parsePublicKey(pem: string, source: string): TrustedKey {
 }
 
 /**
- * A trusted key given as inline PEM text (it starts with -----BEGIN) or as the path of a PEM
- * file: the configuration may hold either.
+ * A trusted key given as inline PEM text (anything containing -----BEGIN: RFC 7468 allows
+ * explanatory text before the boundary, such as a comment naming the key) or as the path of a
+ * PEM file: the configuration may hold either. No file path contains that boundary.
  */
 export function loadPublicKey(spec: string): TrustedKey {
-  if (spec.trimStart().startsWith('-----BEGIN')) return parsePublicKey(spec, 'inline PEM key');
+  if (spec.includes('-----BEGIN')) return parsePublicKey(spec, 'inline PEM key');
   let text: string;
   try {
     text = readFileSync(spec, 'utf8');

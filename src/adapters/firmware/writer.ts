@@ -10,7 +10,9 @@
  *
  * Output goes to `<out>.part` through one 1 MiB buffer (headers and small files share writes,
  * file contents are read straight into it), is fsynced, then renamed onto `out`: a crash or an
- * error never leaves a partial bundle under the bundle's name.
+ * error never leaves a partial bundle under the bundle's name. The bundle's own sha256 is taken
+ * from that buffer as it is written out (not by reading the file again): the build prints it, so
+ * a release can publish it and a copied file can be compared with the one that was built.
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { constants } from 'node:fs';
@@ -48,6 +50,8 @@ export interface WrittenBundle {
   readonly keyId: string;
   /** Size of the bundle file. */
   readonly bytes: number;
+  /** Lower-case hex SHA-256 of the bundle file. */
+  readonly sha256: string;
 }
 
 /** Writes a signed bundle of `files` (module comment); throws with the file and reason. */
@@ -65,14 +69,14 @@ export async function writeBundle(req: WriteBundleRequest): Promise<WrittenBundl
 
   const part = `${req.out}.part`;
   const fh = await open(part, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
-  let bytes: number;
+  let written: { bytes: number; sha256: string };
   try {
     const out = new BlockWriter(fh, buffer);
     await out.member('manifest.json', manifestBytes, mtime);
     await out.member('manifest.sig', sigBytes, mtime);
     for (const f of payload) await out.file(req.tree, f, mtime);
     await out.put(new Uint8Array(2 * BLOCK));
-    bytes = await out.flush();
+    written = await out.end();
     await fh.sync();
   } catch (err) {
     await fh.close();
@@ -82,7 +86,7 @@ export async function writeBundle(req: WriteBundleRequest): Promise<WrittenBundl
   await fh.close();
   await rename(part, req.out);
   await fsyncDir(dirname(req.out));
-  return { out: req.out, manifest, keyId: keyIdOf(req.signingKey), bytes };
+  return { out: req.out, manifest, keyId: keyIdOf(req.signingKey), ...written };
 }
 
 /** The manifest the reader will see, checked by the reader's own rules (a build error otherwise). */
@@ -138,10 +142,11 @@ async function hashFile(tree: string, path: string, buffer: Buffer): Promise<{ s
   }
 }
 
-/** Sequential output through one buffer, written out whenever it fills. */
+/** Sequential output through one buffer, written out (and hashed) whenever it fills. */
 class BlockWriter {
   private used = 0;
   private written = 0;
+  private readonly hash = createHash('sha256');
 
   constructor(private readonly fh: FileHandle, private readonly buffer: Buffer) {}
 
@@ -155,15 +160,21 @@ class BlockWriter {
     }
   }
 
-  /** Writes out what the buffer holds; returns the bytes written in all. */
-  async flush(): Promise<number> {
+  /** Writes out what the buffer holds. */
+  private async flush(): Promise<void> {
+    this.hash.update(this.buffer.subarray(0, this.used));
     for (let at = 0; at < this.used;) {
       const { bytesWritten } = await this.fh.write(this.buffer, at, this.used - at);
       at += bytesWritten;
     }
     this.written += this.used;
     this.used = 0;
-    return this.written;
+  }
+
+  /** Writes out the rest; the size and sha256 of everything written. Nothing may follow. */
+  async end(): Promise<{ bytes: number; sha256: string }> {
+    await this.flush();
+    return { bytes: this.written, sha256: this.hash.digest('hex') };
   }
 
   private padding(size: number): Promise<void> {

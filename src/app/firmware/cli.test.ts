@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -54,7 +55,10 @@ describe('tandem firmware', () => {
     const out = join(s.dir, 'fw.tfw');
     const built = ok(tandem(['build', '--key', s.key, '--version', '2.0.0-rc.1', '--type', 'feature', '--published', '2026-04-01', '--notes', join(s.dir, 'notes.txt'),
       '--min-from', '1.0.0', '--releases', join(s.dir, 'releases.json'), '--from', s.tree, '--out', out]));
-    assert.match(built.stdout, new RegExp(`^wrote ${out}: tandem 2\\.0\\.0-rc\\.1 \\(feature\\), ${FIXTURE_PAYLOAD.length} files \\([\\d.]+ KiB\\), bundle [\\d.]+ KiB, signed by key ${s.id}\\n$`));
+    const [summaryLine, shaLine, ...rest] = built.stdout.split('\n');
+    assert.match(summaryLine ?? '', new RegExp(`^wrote ${out}: tandem 2\\.0\\.0-rc\\.1 \\(feature\\), ${FIXTURE_PAYLOAD.length} files \\([\\d.]+ KiB\\), bundle [\\d.]+ KiB \\(${statSync(out).size} bytes\\), signed by key ${s.id}$`));
+    assert.equal(shaLine, `${createHash('sha256').update(readFileSync(out)).digest('hex')}  ${out}`, 'the bundle file\'s sha256, as sha256sum prints it');
+    assert.deepEqual(rest, ['']);
     assert.equal(built.stderr, 'note: package.json: optional dependency opt-missing is not installed: left out\n');
 
     const summary = ok(tandem(['verify', out, '--pubkey', s.pub])).stdout;
