@@ -6,7 +6,7 @@
  *   staging/<id>/         an installation being received; never booted, removed at start
  *   boot.json             the launcher's record (core/firmware/boot.ts), written by the launcher only
  *   next.json             the operator's "After reboot" choice, written by the firmware service only
- *   snapshots/<install>.yaml   the configuration as the node last ran it under that installation
+ *   snapshots/<install>.json   the configuration as the node last ran it under that installation (the launcher's)
  *
  * A slot appears whole or not at all: the payload and slot.json are written and fsynced inside a
  * staging directory, which is then renamed to `slots/<N>` in one step. A slot is deleted the same
@@ -19,7 +19,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { join } from 'node:path';
 import type { Activation, BootRecord, SlotRef } from '../../core/firmware/boot.js';
 import type { Manifest } from '../../core/firmware/types.js';
-import { readJson, writeJsonAtomic, writeTextAtomic } from '../state/store.js';
+import { readJson, writeJsonAtomic } from '../state/store.js';
 
 /** Slots 1…SLOT_COUNT hold uploaded firmware (the appliance has five). */
 export const SLOT_COUNT = 5;
@@ -149,9 +149,8 @@ export class FirmwareDir {
 
   writeActivation(a: Activation): void { writeJsonAtomic(this.nextFile, a); }
 
-  snapshotFile(install: string): string { return join(this.snapshotsDir, `${install}.yaml`); }
-
-  writeSnapshot(install: string, text: string): void { writeTextAtomic(this.snapshotFile(install), text); }
+  /** `{ activation, schema, text, at }`, written and read by the launcher. */
+  snapshotFile(install: string): string { return join(this.snapshotsDir, `${install}.json`); }
 }
 
 export function fsyncDir(dir: string): void {
