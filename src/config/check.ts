@@ -87,6 +87,15 @@ export function checkDocument(raw: unknown, file: string): ConfigError[] {
   checkNextHops(c, nodes, vips);
   if (isRecord(raw.cluster)) checkHeartbeatPaths(c, nodes, raw.cluster);
   if (isRecord(raw.api)) checkApiListen(c, raw.api.listen);
+  if (isRecord(raw.alerts) && Array.isArray(raw.alerts.webhooks)) {
+    raw.alerts.webhooks.forEach((w: unknown, i) => {
+      const url = isRecord(w) ? w.url : undefined;
+      if (typeof url !== 'string') return;
+      let ok = false;
+      try { ok = ['http:', 'https:'].includes(new URL(url).protocol); } catch { ok = false; }
+      if (!ok) c.add(['alerts', 'webhooks', i, 'url'], `${url} is not an http:// or https:// URL`);
+    });
+  }
   const [first, second] = nodes;
   if (nodes.length === 2 && first !== undefined && second !== undefined) checkComparable(c, first, second);
   return c.errors;

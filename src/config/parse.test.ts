@@ -35,6 +35,7 @@ describe('the example configuration', () => {
       commands: { reboot: ['systemctl', 'reboot'], shutdown: ['systemctl', 'poweroff'] },
       firmware: { trustedKeys: [], trialTimeoutS: 600, trialAttempts: 3 },
       api: { listen: { host: '0.0.0.0', port: 8443 }, certFile: null, keyFile: null },
+      alerts: { webhooks: [] },
       nodes: {
         a: {
           name: 'a', stateDir: '/var/lib/tandem/a', dataDir: '/srv/tandem/a',
@@ -319,6 +320,9 @@ const ROWS: readonly Row[] = [
   { name: 'hook timeout 0', edits: [[['service', 'hook_timeout_ms'], 0]], field: 'service.hook_timeout_ms', reason: 'must be from 1 to 3600000 milliseconds' },
   { name: 'command as a string', edits: [[['commands', 'reboot'], 'systemctl reboot']], field: 'commands.reboot', reason: 'must be a list, not text' },
   { name: 'empty command', edits: [[['commands', 'shutdown'], []]], field: 'commands.shutdown', reason: 'must name a program' },
+  // Alerts.
+  { name: 'webhook without a secret', edits: [[['alerts', 'webhooks'], [{ url: 'https://hooks.example/tandem' }]]], field: 'alerts.webhooks[0].secret_file', reason: 'missing: every webhook needs a secret_file' },
+  { name: 'webhook url not http', edits: [[['alerts', 'webhooks'], [{ url: 'ftp://x', secret_file: 's' }]]], field: 'alerts.webhooks[0].url', reason: 'is not an http:// or https:// URL' },
   // API.
   { name: 'api listen not an address', edits: [[['api', 'listen'], 'localhost:80']], field: 'api.listen', reason: 'localhost is not an IPv4 address' },
   { name: 'api listen port 0', edits: [[['api', 'listen'], '0']], field: 'api.listen', reason: 'port 0 is not from 1 to 65535' },

@@ -154,6 +154,9 @@ function build(raw: RawConfig, file: string): TandemConfig {
       reboot: program(raw.commands?.reboot ?? DEFAULTS.reboot),
       shutdown: program(raw.commands?.shutdown ?? DEFAULTS.shutdown),
     },
+    alerts: {
+      webhooks: (raw.alerts?.webhooks ?? []).map((w) => ({ url: w.url, secretFile: abs(w.secret_file) })),
+    },
     api: {
       listen: listenOf(raw.api?.listen ?? DEFAULTS.apiListen),
       certFile: absOrNull(raw.api?.cert_file),

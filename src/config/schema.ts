@@ -134,6 +134,13 @@ export const configSchema = mapping({
     reboot: argv.nullish(),
     shutdown: argv.nullish(),
   }).nullish(),
+  alerts: mapping({
+    // Where every HA, sync, firmware and license alert is POSTed (JSON), signed with HMAC-SHA256.
+    webhooks: list(mapping({
+      url: text('missing: every webhook needs a url (http:// or https://)'),
+      secret_file: pathText('missing: every webhook needs a secret_file: the HMAC key the receiver checks the signature with'),
+    })).nullish(),
+  }).nullish(),
   api: mapping({
     // The HTTPS API and web console: "ADDRESS:PORT", "PORT" (all addresses) or "ADDRESS" (port 8443); "off" disables it.
     listen: text().nullish(),

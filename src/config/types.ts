@@ -13,6 +13,7 @@ export interface TandemConfig {
   readonly commands: CommandsConfig;
   readonly firmware: FirmwareConfig;
   readonly api: ApiConfig;
+  readonly alerts: AlertsConfig;
   /** By node name, in the order of the file. One entry (standalone) or two (a cluster). */
   readonly nodes: Readonly<Record<string, NodeConfig>>;
 }
@@ -58,6 +59,11 @@ export interface CommandsConfig {
   /** argv (no shell). A program given with a `/` but not absolute is resolved like the other paths. */
   readonly reboot: readonly string[];
   readonly shutdown: readonly string[];
+}
+
+/** Alert webhooks (SPEC §5): each POSTed every alert, signed with its secret. */
+export interface AlertsConfig {
+  readonly webhooks: readonly { readonly url: string; readonly secretFile: string }[];
 }
 
 /** The HTTPS API and web console of each node (SPEC §6). */
