@@ -12,6 +12,8 @@ import type { UserStore } from './api/users.js';
 import type { ClusterUpgrade } from './firmware/cluster-upgrade.js';
 import type { BootView } from './firmware/identity.js';
 import type { FirmwareService } from './firmware/service.js';
+import type { AlertService } from './monitor/alerts.js';
+import type { MonitorView } from './monitor/monitor.js';
 import type { ReplicationStatus } from './sync/service.js';
 
 /** `tandem status --json`: the HA core's view with the replication details. */
@@ -36,4 +38,10 @@ export interface NodeApp {
   /** Who may sign in (replicated with the configuration), and the API tokens. */
   readonly users: UserStore;
   readonly audit: AuditLog;
+  /** Alerts: the recent list, the webhooks' delivery, a test alert. */
+  readonly alerts: AlertService;
+  /** The System monitor; null while the daemon starts or stops. */
+  monitor(): MonitorView | null;
+  /** Prometheus text exposition of the node's metrics. */
+  metrics(): Promise<{ readonly contentType: string; readonly text: string }>;
 }

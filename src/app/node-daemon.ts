@@ -34,6 +34,10 @@ import { OpError } from './api/operation.js';
 import { announceFallback, bootView, identityOf, runningFirmware } from './firmware/identity.js';
 import { FirmwareService } from './firmware/service.js';
 import { ClusterUpgrade } from './firmware/cluster-upgrade.js';
+import { AlertService, type AlertLevel } from './monitor/alerts.js';
+import { NodeMetrics } from './monitor/metrics.js';
+import { SystemMonitor, type HookName } from './monitor/monitor.js';
+import { availableParallelism } from 'node:os';
 import { installReplicatedConfig, publishConfig, REPLICATED_CONFIG } from './sync/config-follow.js';
 import { syncRoots } from './sync/roots.js';
 import { formatConfigError, loadConfig, readClusterKey, toCoreConfig, type TandemConfig } from '../config/load.js';
@@ -41,6 +45,12 @@ import { initNode, step, type Capabilities } from '../core/ha/node.js';
 import { describeNode } from '../core/ha/status.js';
 import type { Effect, Input, NodeState, OperatorAction, Persisted } from '../core/ha/types.js';
 import type { Instant } from '../core/time.js';
+import type { LogLevel } from '../core/ha/types.js';
+import type { SyncState } from '../core/sync/state.js';
+
+const SYNC_ALERT_LEVEL: Readonly<Record<SyncState, AlertLevel>> = { UpToDate: 'info', Syncing: 'info', Outdated: 'warn', Diverged: 'error' };
+/** The core logs at debug too; an alert is at least info. */
+const alertLevel = (l: LogLevel): AlertLevel => (l === 'debug' ? 'info' : l);
 
 const HA_STATE_FILE = 'ha-state.json';
 /** After SIGTERM, the handover gets this long before the process exits anyway. */
@@ -83,6 +93,17 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   const stateFile = join(self.stateDir, HA_STATE_FILE);
   const firmwareDir = new FirmwareDir(self.stateDir);
   const firmware = runningFirmware(firmwareDir);
+  // Every HA, sync, firmware, upgrade and license event an operator must know of: log, recent list, webhooks, console.
+  const alerts = new AlertService({
+    stateDir: self.stateDir, cluster: config.cluster.name, node: opts.nodeName, config: () => config.alerts,
+    log: (level, message) => { log.log(level, 'alert', message); },
+    onAlert: (a) => {
+      metrics.alertRaised(a.source, a.level);
+      if (events.subscribers > 0) events.publish({ type: 'alert', data: a });
+    },
+  });
+  const metrics = new NodeMetrics(() => app.status(), () => performance.now());
+  const monitor = new SystemMonitor({ status: () => app.status(), alerts, cores: availableParallelism() });
 
   const core = toCoreConfig(config, opts.nodeName);
   // Twice the dead interval, in whole seconds (the kernel's unit): long enough that a busy moment never
@@ -109,6 +130,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     execute(r.effects);
     sync.observe(r.state);
     // A role change reaches the console at once, not at the next status poll.
+    if (before.role !== r.state.role) metrics.roleChanged(r.state.role);
     if (before.role !== r.state.role || before.serving !== r.state.serving) queueMicrotask(pushStatus);
     return r.effects;
   };
@@ -120,6 +142,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   const roots = syncRoots(self);
   const configRoot = roots.get('config') ?? join(self.stateDir, 'store', 'config');
   // Data replication on the HA link (SPEC §3): its engine's state is the HA core's veto.
+  let lastSyncState: SyncState | null = null;
   const sync = await SyncService.start({
     cluster: config.cluster.name, node: opts.nodeName, peer: peerName ?? null,
     stateDir: self.stateDir, roots, key: key.key,
@@ -137,7 +160,14 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
       cluster: config.cluster.name, peer: peerName ?? null, peerAddress: peer?.interfaces[haLink]?.address ?? null,
       app: () => app, operations: OPERATIONS, log: (m) => { log.log('warn', 'peer', m); },
     }),
-    report: (syncState, ifPeerLost, adopt) => { queueMicrotask(() => { feed({ kind: 'sync', at: instant(), state: syncState, ifPeerLost, adopt }); }); },
+    report: (syncState, ifPeerLost, adopt) => {
+      // A change of the data's state is an alert; the state it started in is not.
+      if (lastSyncState !== null && syncState !== lastSyncState) {
+        alerts.raise('sync', 'sync-state', SYNC_ALERT_LEVEL[syncState], `data ${lastSyncState} → ${syncState}`);
+      }
+      lastSyncState = syncState;
+      queueMicrotask(() => { feed({ kind: 'sync', at: instant(), state: syncState, ifPeerLost, adopt }); });
+    },
     onReplicated: (root, path) => {
       if (root === 'config' && path === REPLICATED_CONFIG) followConfig();
       // A bundle uploaded on the primary: this node installs it into a slot of its own.
@@ -171,11 +201,12 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     nodeName: opts.nodeName, stateDir: self.stateDir, configFile: opts.configFile, config: () => config,
     dir: firmwareDir, store: roots.get('firmware') ?? join(self.stateDir, 'store', 'firmware'), running: firmware,
     status: () => app.status(),
+    issues: () => monitor.issues(),
     log: (level, message) => { log.log(level, 'firmware', message); },
   });
   // Bundles the primary replicated while this node was down, or an upload a power cut interrupted.
   void firmwareService.installFromStore();
-  announceFallback(firmwareDir, (m) => { log.log('error', 'alert', m); });
+  announceFallback(firmwareDir, (m) => { alerts.raise('firmware', 'firmware-fallback', 'error', m); });
   const paths = core.heartbeatPaths.map((name) => ({
     name,
     localAddress: self.interfaces[name]?.address ?? '',
@@ -187,13 +218,18 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     (path, err) => { log.log('warn', 'heartbeat', `heartbeat socket on ${path}: ${err.message}`); },
   );
   const prober: IcmpProber = openIcmpProber({
-    onReply: (reply) => { feed({ kind: 'probe-reply', at: instant(), ...reply }); },
+    onReply: (reply) => {
+      metrics.probeReplied(reply.interface, reply.address, reply.seq);
+      feed({ kind: 'probe-reply', at: instant(), ...reply });
+    },
     onError: (err) => { log.log('debug', 'probe', err.message); },
   });
 
-  const hook = (script: string | null, role: string): void => {
+  const hook = (script: string | null, name: HookName, role: string): void => {
     if (script === null) return;
-    runHook(script, [role, opts.nodeName], config.service.hookTimeoutMs, (level, msg) => { log.log(level, 'hook', msg); });
+    monitor.hookStarted(name, script);
+    runHook(script, [role, opts.nodeName], config.service.hookTimeoutMs, (level, msg) => { log.log(level, 'hook', msg); },
+      (ok, detail) => { monitor.hookFinished(name, script, ok, detail); });
   };
   const command = (argv: readonly string[], what: string): void => {
     const [cmd, ...args] = argv;
@@ -208,22 +244,24 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     for (const e of effects) {
       switch (e.kind) {
         case 'send': transport.send(e.path, e.bytes); break;
-        case 'probe': prober.send(e.interface, e.address, e.seq); break;
+        case 'probe':
+          prober.send(e.interface, e.address, e.seq);
+          metrics.probeSent(e.interface, e.address, e.seq);
+          break;
         case 'acquire-service':
           vips.acquire();
-          hook(config.service.onPrimary, 'primary');
+          hook(config.service.onPrimary, 'on_primary', 'primary');
           publish();
           break;
         case 'release-service':
           vips.release();
-          hook(config.service.onSecondary, 'secondary');
+          hook(config.service.onSecondary, 'on_secondary', 'secondary');
           break;
         case 'announce': vips.announce(); break;
         case 'persist': writeJsonAtomic(stateFile, e.persisted); break;
         case 'log': log.log(e.level, e.event, e.message); break;
-        // The core logs every alert as well; alert sinks (webhook, system monitor) come with
-        // monitoring (SPEC §5).
-        case 'alert': break;
+        // The core has logged it already (its own log effect): the alert goes to the list and the webhooks.
+        case 'alert': alerts.raise('ha', e.event, alertLevel(e.level), e.message, { logged: true }); break;
         case 'reboot-node': command(config.commands.reboot, 'reboot'); break;
         case 'shutdown-node': command(config.commands.shutdown, 'shutdown'); break;
         case 'stop-process': shutdown(0); break;
@@ -255,6 +293,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     config: () => config, status: () => app.status(), peer: peerLink,
     operate: (a) => app.act(a),
     log: (level, message) => { log.log(level, 'upgrade', message); },
+    alert: (level, event, message) => { alerts.raise('upgrade', event, level, message); },
   });
   const users = new UserStore(configRoot);
   const audit = new AuditLog(self.stateDir);
@@ -289,6 +328,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     upgrade,
     users,
     audit,
+    alerts,
+    monitor: () => { const s = app.status(); return s === null ? null : monitor.view(s); },
+    metrics: () => metrics.text(),
     status: () => {
       if (state === null) return null;
       const s = describeNode(state, performance.now());
@@ -300,7 +342,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
         return frozen === null ? reload() : { ok: false, messages: [`error: ${frozen}; the running configuration stays`] };
       }
       if (a.type === 'barrier') {
+        const began = performance.now();
         const r = await sync.barrier(a.timeout_ms);
+        metrics.barrierDone(r.ok, performance.now() - began);
         return { ok: r.ok, messages: [r.ok ? `info: ${r.message}` : `error: ${r.message}`] };
       }
       return operate(a);
@@ -357,6 +401,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     void api?.close();
     clearInterval(statusEvents);
     void sync.close();
+    alerts.close();
     state = null;
     log.log('info', 'exit', 'stopped');
     // Let the `ip` batch flush its last command.
@@ -399,7 +444,7 @@ async function startApi(
     const server = await startHttpsApi({
       app, operations: OPERATIONS, auth: new Auth(app.users), events, certificate, host: listen.host, port: listen.port,
       webRoot: existsSync(join(webRoot, 'index.html')) ? webRoot : null, version: installedVersion(), audit,
-      status: () => app.status(),
+      status: () => app.status(), metrics: () => app.metrics(),
     });
     log.log('info', 'api', `HTTPS API and web console on https://${listen.host}:${String(listen.port)}/ (certificate ${certificate.selfSigned ? 'self-signed' : 'configured'}, SHA-256 ${certificate.fingerprint})`);
     if (app.users.count() === 0) log.log('warn', 'api', 'no user can sign in yet: tandem user add NAME --role admin');

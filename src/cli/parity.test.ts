@@ -37,6 +37,9 @@ const CLI_OF: Readonly<Record<string, readonly string[]>> = {
   tokenRevoke: ['user revoke'],
   auditLog: ['audit'],
   version: ['version'],
+  monitor: ['monitor'],
+  alertList: ['alerts list'],
+  alertTest: ['alerts test'],
 };
 
 /** Commands that work on this machine's files or processes, not on a node's operations. */

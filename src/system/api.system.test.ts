@@ -65,6 +65,8 @@ describe('the HTTPS API of two real nodes (issue 9)', { skip }, () => {
         [['user', 'list'], '/api/users'],
         [['user', 'tokens'], '/api/tokens'],
         [['audit'], '/api/audit'],
+        [['monitor'], '/api/monitor'],
+        [['alerts'], '/api/alerts'],
       ];
       for (const node of [primary, secondary]) {
         // The users made on the primary reach the secondary through data sync.

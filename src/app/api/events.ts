@@ -6,6 +6,7 @@
 
 export type LiveEvent =
   | { readonly type: 'status'; readonly data: unknown }
+  | { readonly type: 'alert'; readonly data: unknown }
   | { readonly type: 'log'; readonly data: { readonly time: string; readonly level: string; readonly event: string; readonly msg: string } };
 
 export class EventHub {

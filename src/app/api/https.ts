@@ -30,6 +30,8 @@ export interface HttpsApiOptions<A> {
   readonly audit: ServeOptions<A>['audit'];
   /** The first status event a new subscriber gets. */
   readonly status: () => unknown;
+  /** Prometheus metrics (served at /metrics to a session or a token, as a scraper sends one). */
+  readonly metrics?: () => Promise<{ readonly contentType: string; readonly text: string }>;
 }
 
 /** SSE comments this often keep proxies and the browser's connection from timing out. */
@@ -75,11 +77,19 @@ export async function startHttpsApi<A>(o: HttpsApiOptions<A>): Promise<FastifyIn
     { path: '/api/session', method: 'get', operation: { operationId: 'whoAmI', summary: 'The signed-in user, role and CSRF token', responses: { 200: { description: 'the session' } } } },
     { path: '/api/session', method: 'delete', operation: { operationId: 'signOut', summary: 'Sign out', responses: { 200: { description: 'signed out' } } } },
     { path: '/api/events', method: 'get', operation: { operationId: 'events', summary: 'Live updates (server-sent events): status, log lines (alerts, firmware, upgrade progress)', responses: { 200: { description: 'text/event-stream' } } } },
+    { path: '/metrics', method: 'get', operation: { operationId: 'metrics', summary: 'Prometheus metrics (text exposition format); a scraper authenticates with an API token (Authorization: Bearer)', responses: { 200: { description: 'text/plain; version=0.0.4' } } } },
     { path: '/api/openapi.json', method: 'get', operation: { operationId: 'openapi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
   ]);
   server.get('/api/openapi.json', (req, reply) => {
     if (!signedIn(o.auth, req, reply)) return reply;
     return reply.send(doc);
+  });
+
+  server.get('/metrics', async (req, reply) => {
+    if (!signedIn(o.auth, req, reply)) return reply;
+    if (o.metrics === undefined) return reply.code(404).send({ ok: false, messages: ['no metrics on this node'] });
+    const m = await o.metrics();
+    return reply.type(m.contentType).header('cache-control', 'no-store').send(m.text);
   });
 
   server.get('/api/events', (req, reply) => {

@@ -53,6 +53,8 @@ export interface ClusterUpgradeOptions {
   /** The node's own HA actions (the reboot that hands over first). */
   readonly operate: (a: ControlAction) => Promise<ActionReply>;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** The upgrade's end (done or failed) and the freeze, for the operator's alerts. */
+  readonly alert: (level: 'info' | 'warn' | 'error', event: string, message: string) => void;
 }
 
 export class ClusterUpgrade {
@@ -233,6 +235,7 @@ export class ClusterUpgrade {
 
   private async finish(p: StoredPlan, ok: boolean, message: string): Promise<void> {
     let plan = this.emit({ ...p, phase: ok ? 'done' : 'failed', result: message }, `${ok ? 'done' : 'FAILED'}: ${message}`);
+    this.o.alert(ok ? 'info' : 'error', ok ? 'cluster-upgrade-done' : 'cluster-upgrade-failed', `cluster upgrade to Tandem ${p.target.version}: ${message}`);
     try {
       await this.peerJson('POST', '/cluster/unfreeze', { id: p.id });
     } catch (err) {

@@ -27,7 +27,7 @@ import { HA_PROTOCOL } from '../../core/compat.js';
 import { describeSlot, planBoot, type SlotRef } from '../../core/firmware/boot.js';
 import { dateOfEpochMs } from '../../core/firmware/calendar.js';
 import { evaluateChecklist, type ChecklistItem } from '../../core/firmware/checklist.js';
-import { issuesOf } from '../monitor/issues.js';
+import { issuesOf, MIN_FREE_SHARE } from '../monitor/issues.js';
 import { checkUpgrade, supportStatus } from '../../core/firmware/policy.js';
 import { compareVersions, isVersion } from '../../core/firmware/semver.js';
 import { releaseOf, type Manifest, type Release } from '../../core/firmware/types.js';
@@ -39,8 +39,8 @@ import { installedVersion } from './installation.js';
 import type { ActivateReply, Check, FirmwareList, NodeVersion, SlotRow, SlotState, TestReport, UpgradeFlags, UploadResult } from './schemas.js';
 import { runTree } from './run-tree.js';
 
-/** Test: at least this share of the state directory's filesystem must stay free. */
-export const MIN_FREE_SHARE = 0.10;
+/** Test: at least this share of the state directory's filesystem must stay free (the System monitor's rule too). */
+export { MIN_FREE_SHARE };
 /** The target's own configuration check gets this long. */
 const CONFIG_CHECK_TIMEOUT_MS = 30_000;
 const CHUNK = 1024 * 1024;
@@ -56,6 +56,8 @@ export interface FirmwareServiceOptions {
   readonly running: RunningFirmware;
   /** The node's status now (roles, the peer's firmware). */
   readonly status: () => StatusView | null;
+  /** What the System monitor lists as issues now (by default those of the status alone). */
+  readonly issues?: () => string[];
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
   readonly now?: () => number;
 }
@@ -514,7 +516,7 @@ export class FirmwareService {
     return evaluateChecklist({
       now: this.now(),
       lastExportAt: typeof exports?.last === 'number' ? exports.last : null,
-      monitorIssues: status === null ? ['the node is starting'] : issuesOf(status),
+      monitorIssues: status === null ? ['the node is starting'] : (this.o.issues?.() ?? issuesOf(status)),
       cluster: status?.cluster.status ?? 'unknown',
       redundantHeartbeat: status?.cluster.redundant_heartbeat ?? null,
       coreFiles: null,

@@ -42,6 +42,8 @@ export interface AlertServiceOptions {
   readonly node: string;
   readonly config: () => AlertsConfig;
   readonly log: (level: AlertLevel, message: string) => void;
+  /** Every alert as it is raised (the console's live updates). */
+  readonly onAlert?: (alert: Alert) => void;
   readonly now?: () => number;
 }
 
@@ -63,14 +65,16 @@ export class AlertService {
 
   private now(): number { return (this.o.now ?? Date.now)(); }
 
-  raise(source: AlertSource, event: string, level: AlertLevel, message: string): Alert {
+  /** `logged`: the caller has logged it already (the HA core logs its alerts itself). */
+  raise(source: AlertSource, event: string, level: AlertLevel, message: string, opts: { readonly logged?: boolean } = {}): Alert {
     const alert: Alert = {
       id: randomBytes(8).toString('hex'), time: new Date(this.now()).toISOString(),
       cluster: this.o.cluster, node: this.o.node, source, event, level, message,
     };
-    this.o.log(level, `${source}/${event}: ${message}`);
+    if (opts.logged !== true) this.o.log(level, `${source}/${event}: ${message}`);
     this.recentAlerts = [...this.recentAlerts, alert].slice(-RECENT);
     writeJsonAtomic(join(this.dir, 'recent.json'), this.recentAlerts);
+    this.o.onAlert?.(alert);
     const body = JSON.stringify(alert);
     const items: QueuedAlert[] = this.o.config().webhooks.map((_, webhook) => ({ id: alert.id, webhook, body, attempts: 0, nextAt: this.now(), lastError: null }));
     if (items.length > 0) this.save(enqueue(this.queue, items, QUEUE_LIMIT));

@@ -1,11 +1,25 @@
 /**
  * What the System Monitor lists as issues (the seed's upgrade checklist: "no issues are displayed
- * on the System Monitor"): everything in the node's status an operator must look at before an
- * upgrade or a maintenance.
+ * on the System Monitor"): everything an operator must look at before an upgrade or a
+ * maintenance — in the node's status, on its disks, in its hooks and in its alert delivery.
  */
+import type { Disk } from '../../adapters/host/host-stats.js';
 import type { StatusView } from '../node-app.js';
+import type { HookState } from './monitor.js';
 
-export function issuesOf(s: StatusView): string[] {
+/** A filesystem with less free than this is an issue (and the firmware Test refuses to fill one below it). */
+export const MIN_FREE_SHARE = 0.1;
+
+export interface HostFacts {
+  readonly disks: readonly Disk[];
+  readonly hooks: readonly HookState[];
+  /** Webhooks whose oldest alert waits after failed attempts. */
+  readonly alertDelivery: readonly { readonly webhook: string; readonly waiting: number; readonly lastError: string | null }[];
+  /** Warnings of other services (the license's expiry …). */
+  readonly warnings: readonly string[];
+}
+
+export function issuesOf(s: StatusView, host?: HostFacts): string[] {
   const issues: string[] = [];
   const c = s.cluster.status;
   if (c !== 'HA' && c !== 'Standalone') issues.push(`cluster ${c}`);
@@ -19,5 +33,14 @@ export function issuesOf(s: StatusView): string[] {
     if (hop.this_node.reachable === false) issues.push(`next hop ${hop.this_node.address} on ${hop.interface} unreachable from this node`);
   }
   if (s.firmware.trial !== null) issues.push(`firmware slot ${String(s.firmware.trial.slot)} is on trial`);
+  if (host === undefined) return issues;
+  for (const d of host.disks) {
+    if (d.fs !== 'tmpfs' && d.available < MIN_FREE_SHARE * (d.used + d.available)) issues.push(`filesystem ${d.mount} is ${String(d.used_percent)} % full`);
+  }
+  for (const h of host.hooks) if (h.state === 'failed') issues.push(`hook ${h.hook} (${h.script}) failed: ${h.detail}`);
+  for (const w of host.alertDelivery) {
+    if (w.waiting > 0 && w.lastError !== null) issues.push(`alert webhook ${w.webhook}: ${String(w.waiting)} alert(s) waiting (${w.lastError})`);
+  }
+  issues.push(...host.warnings);
   return issues;
 }

@@ -132,7 +132,7 @@ class Out {
   }
   alert(event: AlertEvent, message: string, level: LogLevel = 'warn'): void {
     this.log(level, event, message);
-    this.effects.push({ kind: 'alert', event, message });
+    this.effects.push({ kind: 'alert', event, level, message });
   }
   persist(persisted: Persisted): void {
     this.effects.push({ kind: 'persist', persisted });

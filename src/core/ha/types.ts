@@ -91,7 +91,7 @@ export type Effect =
   | { readonly kind: 'announce' }
   | { readonly kind: 'persist'; readonly persisted: Persisted }
   | { readonly kind: 'log'; readonly level: LogLevel; readonly event: string; readonly message: string }
-  | { readonly kind: 'alert'; readonly event: AlertEvent; readonly message: string }
+  | { readonly kind: 'alert'; readonly event: AlertEvent; readonly level: LogLevel; readonly message: string }
   | { readonly kind: 'reboot-node' | 'shutdown-node' | 'stop-process' }
   /** Split-brain recovery on the discarded node: move its diverged data aside (never delete), resync. */
   | { readonly kind: 'preserve-diverged-data'; readonly generation: string }
