@@ -107,7 +107,7 @@ export function ActionButton({ label, confirm, run, disabled, danger, readOnly, 
     try {
       const r = await run() as { ok?: boolean; messages?: readonly string[] } | null;
       const ok = r?.ok ?? true;
-      setSaid({ tone: ok ? 'ok' : 'bad', text: (r?.messages ?? [ok ? 'done' : 'refused']).join(' ') });
+      setSaid({ tone: ok ? 'ok' : 'bad', text: (r?.messages ?? [ok ? 'done' : 'refused']).join('\n') });
     } catch (err) {
       setSaid({ tone: 'bad', text: errorText(err) });
     } finally {

@@ -114,8 +114,10 @@ function SlotLine({ r, mine, flags, onNotes, onReport, onActivated, onChanged }:
       {mine && (
         <td className="row-actions">
           {!empty && <>
-            <button type="button" onClick={() => { onNotes(r.slot); }}>Notes</button>
-            <button type="button" disabled={busy} onClick={() => { void test(); }} data-testid={`test-${String(r.slot)}`}>Test</button>
+            {r.origin !== 'factory' && <>
+              <button type="button" onClick={() => { onNotes(r.slot); }}>Notes</button>
+              <button type="button" disabled={busy} onClick={() => { void test(); }} data-testid={`test-${String(r.slot)}`}>Test</button>
+            </>}
             <button type="button" disabled={readOnly || busy || r.after_reboot} onClick={() => { void activate(); }}>After reboot</button>
             {r.slot !== 0 && <ActionButton label="Delete" danger readOnly={readOnly} disabled={r.current || r.after_reboot}
               confirm={`Delete slot ${String(r.slot)} (${r.version ?? ''})?`}

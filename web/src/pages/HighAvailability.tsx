@@ -166,7 +166,8 @@ function NextHops({ view, status, onSaved }: { view: SettingsView; status: Statu
       const r = await api<SettingsReply>('PUT', '/api/settings', { ...change(), dry_run: dryRun });
       setErrors(errorsByField(view, r.errors));
       if (!dryRun) {
-        setSaid(r.ok ? { tone: 'ok', text: r.messages.join(' ') } : { tone: 'bad', text: 'Not saved: see the messages next to the fields.' });
+        setSaid(r.ok ? { tone: 'ok', text: r.messages.join('\n') }
+          : { tone: 'bad', text: r.errors.length > 0 ? 'Not saved: see the messages next to the fields.' : r.messages.join('\n') });
         if (r.ok) onSaved();
       }
     } catch (err) {
@@ -201,6 +202,7 @@ function NextHops({ view, status, onSaved }: { view: SettingsView; status: Statu
     <Section title="Next hop monitoring" id="next-hops">
       <p className="muted small">The addresses each node pings on each interface (IPv4, in the interface's segment, not a node address or a VIP; several separated by commas).
         The node that reaches fewer next hops hands the service over.</p>
+      {status?.this_node.role === 'secondary' && <Notice tone="info">This node is the secondary: its configuration follows the primary, so change these settings on the primary's console (values are still checked here).</Notice>}
       <form onSubmit={(e) => { e.preventDefault(); void send(false); }}>
         <div className="table-scroll">
           <table className="nh">
@@ -327,7 +329,7 @@ function SplitBrainWizard({ s }: { s: Status }): ReactNode {
     if (keep === null) return;
     try {
       const r = await act({ type: 'resolve-split-brain', keep });
-      setResult({ ok: r.ok, text: r.messages.join(' ') });
+      setResult({ ok: r.ok, text: r.messages.join('\n') });
     } catch (err) {
       setResult({ ok: false, text: errorText(err) });
     }
@@ -360,7 +362,7 @@ function SplitBrainWizard({ s }: { s: Status }): ReactNode {
                 <span><strong>Other node ({other})</strong>: {s.other_node?.role ?? 'unknown'}; data generation <code>{s.sync.peer_generation ?? peer.data?.sync.generation ?? '?'}</code></span>
               </label>
               <p className="small muted">Keep the side whose writes matter: usually the one that served the clients last (the primary now).</p>
-              <button type="button" className="primary" disabled={keep === null} onClick={() => { setStep(2); }}>Next</button>
+              <button type="button" className="primary" disabled={keep === null} data-testid="sb-next-1" onClick={() => { setStep(2); }}>Next</button>
             </fieldset>
           </li>
           <li aria-current={step === 2 ? 'step' : undefined}>
@@ -380,7 +382,7 @@ function SplitBrainWizard({ s }: { s: Status }): ReactNode {
                 )}
                 <div className="buttons">
                   <button type="button" onClick={() => { setStep(1); }} disabled={step !== 2}>Back</button>
-                  <button type="button" className="primary" onClick={() => { setStep(3); }} disabled={step !== 2}>Next</button>
+                  <button type="button" className="primary" data-testid="sb-next-2" onClick={() => { setStep(3); }} disabled={step !== 2}>Next</button>
                 </div>
               </>
             )}
