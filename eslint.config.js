@@ -66,5 +66,10 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  {
+    // The web console (web/src, its own tsconfig): a browser program.
+    files: ['web/src/**/*.ts', 'web/src/**/*.tsx'],
+    languageOptions: { globals: globals.browser },
+  },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
 );
