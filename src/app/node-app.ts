@@ -13,6 +13,8 @@ import type { ClusterUpgrade } from './firmware/cluster-upgrade.js';
 import type { BootView } from './firmware/identity.js';
 import type { FirmwareService } from './firmware/service.js';
 import type { ReplicationStatus } from './sync/service.js';
+import type { ConfigBackupService } from './backup/service.js';
+import type { LicenseService } from './license/service.js';
 
 /** `tandem status --json`: the HA core's view with the replication details. */
 export type StatusView = Omit<NodeStatus, 'sync'> & { readonly sync: NodeStatus['sync'] & ReplicationStatus; readonly firmware: BootView };
@@ -36,4 +38,8 @@ export interface NodeApp {
   /** Who may sign in (replicated with the configuration), and the API tokens. */
   readonly users: UserStore;
   readonly audit: AuditLog;
+  /** Configuration export / import (with its snapshot and confirmation). */
+  readonly backup: ConfigBackupService;
+  /** The license: install, show, warnings (licenseWarnings), the firmware Test's check. */
+  readonly license: LicenseService;
 }

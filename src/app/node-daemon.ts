@@ -33,6 +33,8 @@ import { viewOf, writeChange } from './config-edit.js';
 import { OpError } from './api/operation.js';
 import { announceFallback, bootView, identityOf, runningFirmware } from './firmware/identity.js';
 import { FirmwareService } from './firmware/service.js';
+import { ConfigBackupService } from './backup/service.js';
+import { LicenseService } from './license/service.js';
 import { ClusterUpgrade } from './firmware/cluster-upgrade.js';
 import { installReplicatedConfig, publishConfig, REPLICATED_CONFIG } from './sync/config-follow.js';
 import { syncRoots } from './sync/roots.js';
@@ -167,7 +169,13 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
       log.log('error', 'config', `cannot install the configuration from the primary: ${(err as Error).message}`);
     }
   }
+  const license = new LicenseService({
+    store: roots.get('license') ?? join(self.stateDir, 'store', 'license'), config: () => config,
+    role: () => state?.role ?? null,
+    log: (level, message) => { log.log(level, 'license', message); },
+  });
   const firmwareService = new FirmwareService({
+    license: (target) => license.checkFor(target),
     nodeName: opts.nodeName, stateDir: self.stateDir, configFile: opts.configFile, config: () => config,
     dir: firmwareDir, store: roots.get('firmware') ?? join(self.stateDir, 'store', 'firmware'), running: firmware,
     status: () => app.status(),
@@ -257,6 +265,25 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     log: (level, message) => { log.log(level, 'upgrade', message); },
   });
   const users = new UserStore(configRoot);
+  const backup = new ConfigBackupService({
+    nodeName: opts.nodeName, stateDir: self.stateDir, configFile: opts.configFile, config: () => config,
+    configRoot, licenseRoot: roots.get('license') ?? join(self.stateDir, 'store', 'license'),
+    firmwareVersion: firmware.version, role: () => state?.role ?? null, frozen: () => upgrade.frozen(),
+    // Applied like any configuration change (reload, published for the secondary); a changed
+    // management address (api) restarts the HTTPS API on it.
+    apply: async () => {
+      const before = JSON.stringify(config.api);
+      const r = reload();
+      const messages = [...r.messages];
+      if (r.ok && JSON.stringify(config.api) !== before) {
+        await api?.close();
+        api = await startApi(config, config.nodes[opts.nodeName] ?? self, app, events, recordAudit, log);
+        messages.push(`info: the HTTPS API restarted on ${config.api.listen === null ? 'nothing (off)' : `${config.api.listen.host}:${String(config.api.listen.port)}`}`);
+      }
+      return { ok: r.ok, messages };
+    },
+    log: (level, message) => { log.log(level, 'config', message); },
+  });
   const audit = new AuditLog(self.stateDir);
   const recordAudit = (e: Parameters<AuditLog['record']>[0]): void => {
     const entry = audit.record(e);
@@ -289,6 +316,8 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     upgrade,
     users,
     audit,
+    backup,
+    license,
     status: () => {
       if (state === null) return null;
       const s = describeNode(state, performance.now());
@@ -307,7 +336,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     },
   };
   const control = await startControlSocket(join(self.stateDir, CONTROL_SOCKET), app, OPERATIONS, recordAudit);
-  const api = await startApi(config, self, app, events, recordAudit, log);
+  let api = await startApi(config, self, app, events, recordAudit, log);
+  // An import left unconfirmed before a restart rolls back when its time is up.
+  backup.resume();
   pushStatus = () => { if (events.subscribers > 0) events.statusNow(app.status()); };
   const statusEvents = setInterval(pushStatus, STATUS_EVENT_MS);
   // A cluster upgrade this node was running before it rebooted (into the new firmware) goes on.
@@ -355,6 +386,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     prober.close();
     void control.close();
     void api?.close();
+    backup.close();
     clearInterval(statusEvents);
     void sync.close();
     state = null;

@@ -9,6 +9,7 @@ import type { ReplicationStatus } from '../app/sync/service.js';
 import type { NodeStatus } from '../core/ha/status.js';
 import { TIMING_PROFILE_NAMES, type TimingProfileName } from '../core/timing.js';
 import { addRemoteOptions, callOp, fail, useRemote, withTarget, type Remote, type Target } from './common.js';
+import { registerBackupCommands } from './backup.js';
 import { registerBundleCommands } from './firmware-bundle.js';
 import { registerClusterUpgrade, registerFirmwareCommands } from './firmware.js';
 import { registerSettingsCommands } from './settings.js';
@@ -130,6 +131,8 @@ export function buildProgram(): Command {
       if (!r.ok) fail(r.errors.join('\n'));
       console.log(r.summary);
     });
+
+  registerBackupCommands(program, configCmd);
 
   const firmware = program.command('firmware').description('firmware (SPEC §4): slots, upload, notes, Test, After reboot; signing keys, build, verify');
   registerBundleCommands(firmware);

@@ -11,6 +11,7 @@ import { StatusSchema } from './status-schema.js';
 import { ConfigChange, ConfigChangeReply, ConfigView } from '../config-edit.js';
 import { MAX_PASSWORD, ROLES, USER_NAME } from './users.js';
 import { operation, refuse } from './operation.js';
+import { BACKUP_OPERATIONS } from './ops-backup.js';
 import type { AnyOperation } from './server.js';
 
 const ActionReply = z.object({ ok: z.boolean(), messages: z.array(z.string()) });
@@ -214,4 +215,5 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
     reply: Versions,
     run: (app: NodeApp) => app.firmware.versions(),
   }),
+  ...BACKUP_OPERATIONS,
 );
