@@ -5,7 +5,7 @@
  * `license` root (`state_dir/store/license/license.lic`), so the secondary gets it like the
  * configuration: install it on the primary. A refused file leaves nothing behind.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -126,6 +126,7 @@ export class LicenseService {
     const s = licenseState(f, this.now());
     if (s.kind === 'expired') refuse(400, `license refused: it expired on ${f.valid_to}`);
     if (s.kind === 'not-yet-valid') refuse(400, `license refused: it is valid only from ${f.valid_from}; install it on or after that day`);
+    mkdirSync(this.o.store, { recursive: true, mode: 0o700 });
     writeTextAtomic(this.file, verified.document.toString('utf8'), 0o600);
     const message = `license installed: ${f.customer}, serial ${f.serial}, ${String(f.limit)} ${f.limit_type}, valid ${f.valid_from} to ${f.valid_to}${f.lts_releases.length === 0 ? '' : `, LTS ${f.lts_releases.join(', ')}`} (vendor key ${verified.keyId})`;
     this.o.log('info', message);
