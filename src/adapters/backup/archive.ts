@@ -78,7 +78,8 @@ export function sealingOf(file: Buffer): Sealing | null {
 }
 
 export function checkPassword(password: string): void {
-  const n = [...password].length;
+  let n = 0;
+  for (const _c of password) n += 1;
   if (n < MIN_EXPORT_PASSWORD || n > MAX_EXPORT_PASSWORD) throw new ArchiveRefused(`password: ${String(MIN_EXPORT_PASSWORD)} to ${String(MAX_EXPORT_PASSWORD)} characters, not ${String(n)}`);
 }
 
@@ -172,6 +173,7 @@ export async function sealGpg(gz: Buffer, armoredPublicKey: string): Promise<Buf
     throw new ArchiveRefused(`OpenPGP key ${key.getKeyID().toHex()} cannot encrypt (a signing-only key): give a key with an encryption subkey`);
   }
   const message = await openpgp.createMessage({ binary: gz });
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-class-instance-assignment -- openpgp's overloaded types
   const out = await openpgp.encrypt({ message, encryptionKeys: key, format: 'binary' });
   return Buffer.from(out);
 }
@@ -192,6 +194,7 @@ export async function openGpg(file: Buffer, armoredPrivateKey: string, passphras
     const message = file.subarray(0, 30).toString('latin1').startsWith('-----BEGIN')
       ? await openpgp.readMessage({ armoredMessage: file.toString('utf8') })
       : await openpgp.readMessage({ binaryMessage: file });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- openpgp's overloaded types
     const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary' });
     return Buffer.from(data);
   } catch (err) {

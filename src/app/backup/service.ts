@@ -139,6 +139,7 @@ export class ConfigBackupService {
         : await refusingAsync(() => sealGpg(gz, req.gpg_public_key ?? ''));
     const stamp = at.toISOString().replace(/[-:]/g, '').slice(0, 13);
     const name = `${archive.hostname}-${stamp}${sealing === 'plain' ? '' : `-${sealing}`}.config`;
+    mkdirSync(this.o.stateDir, { recursive: true, mode: 0o700 });
     writeJsonAtomic(join(this.o.stateDir, CONFIG_EXPORTS_FILE), { last: at.getTime(), at: at.toISOString(), name, sealing });
     const warnings = sealing === 'plain'
       ? ['this file is not encrypted: it holds the users\' password hashes and the public keys; it does not hold the cluster key, the API private key or the webhook secrets (export with --password-file or --gpg to include them). Keep it private.']
