@@ -15,6 +15,8 @@ import type { FirmwareService } from './firmware/service.js';
 import type { AlertService } from './monitor/alerts.js';
 import type { MonitorView } from './monitor/monitor.js';
 import type { ReplicationStatus } from './sync/service.js';
+import type { ConfigBackupService } from './backup/service.js';
+import type { LicenseService } from './license/service.js';
 
 /** `tandem status --json`: the HA core's view with the replication details. */
 export type StatusView = Omit<NodeStatus, 'sync'> & { readonly sync: NodeStatus['sync'] & ReplicationStatus; readonly firmware: BootView };
@@ -44,4 +46,8 @@ export interface NodeApp {
   monitor(): MonitorView | null;
   /** Prometheus text exposition of the node's metrics. */
   metrics(): Promise<{ readonly contentType: string; readonly text: string }>;
+  /** Configuration export / import (with its snapshot and confirmation). */
+  readonly backup: ConfigBackupService;
+  /** The license: install, show, warnings (licenseWarnings), the firmware Test's check. */
+  readonly license: LicenseService;
 }

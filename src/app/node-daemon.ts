@@ -33,6 +33,8 @@ import { viewOf, writeChange } from './config-edit.js';
 import { OpError } from './api/operation.js';
 import { announceFallback, bootView, identityOf, runningFirmware } from './firmware/identity.js';
 import { FirmwareService } from './firmware/service.js';
+import { ConfigBackupService } from './backup/service.js';
+import { LicenseService } from './license/service.js';
 import { ClusterUpgrade } from './firmware/cluster-upgrade.js';
 import { AlertService, type AlertLevel } from './monitor/alerts.js';
 import { NodeMetrics } from './monitor/metrics.js';
@@ -103,7 +105,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     },
   });
   const metrics = new NodeMetrics(() => app.status(), () => performance.now());
-  const monitor = new SystemMonitor({ status: () => app.status(), alerts, cores: availableParallelism() });
+  const monitor = new SystemMonitor({ status: () => app.status(), alerts, cores: availableParallelism(), warnings: () => license.licenseWarnings(Date.now()) });
 
   const core = toCoreConfig(config, opts.nodeName);
   // Twice the dead interval, in whole seconds (the kernel's unit): long enough that a busy moment never
@@ -197,7 +199,23 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
       log.log('error', 'config', `cannot install the configuration from the primary: ${(err as Error).message}`);
     }
   }
+  const license = new LicenseService({
+    store: roots.get('license') ?? join(self.stateDir, 'store', 'license'), config: () => config,
+    role: () => state?.role ?? null,
+    log: (level, message) => { log.log(level, 'license', message); },
+  });
+  // The license's warnings (expiry ahead, expired, no longer valid) are alerts, each once per daemon run.
+  const licenseWarned = new Set<string>();
+  const checkLicense = (): void => {
+    for (const w of license.licenseWarnings(Date.now())) {
+      if (!licenseWarned.has(w)) { licenseWarned.add(w); alerts.raise('license', 'license-warning', 'warn', w); }
+    }
+  };
+  checkLicense();
+  const licenseTimer = setInterval(checkLicense, LICENSE_CHECK_MS);
+  licenseTimer.unref();
   const firmwareService = new FirmwareService({
+    license: (target) => license.checkFor(target),
     nodeName: opts.nodeName, stateDir: self.stateDir, configFile: opts.configFile, config: () => config,
     dir: firmwareDir, store: roots.get('firmware') ?? join(self.stateDir, 'store', 'firmware'), running: firmware,
     status: () => app.status(),
@@ -296,6 +314,25 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     alert: (level, event, message) => { alerts.raise('upgrade', event, level, message); },
   });
   const users = new UserStore(configRoot);
+  const backup = new ConfigBackupService({
+    nodeName: opts.nodeName, stateDir: self.stateDir, configFile: opts.configFile, config: () => config,
+    configRoot, licenseRoot: roots.get('license') ?? join(self.stateDir, 'store', 'license'),
+    firmwareVersion: firmware.version, role: () => state?.role ?? null, frozen: () => upgrade.frozen(),
+    // Applied like any configuration change (reload, published for the secondary); a changed
+    // management address (api) restarts the HTTPS API on it.
+    apply: async () => {
+      const before = JSON.stringify(config.api);
+      const r = reload();
+      const messages = [...r.messages];
+      if (r.ok && JSON.stringify(config.api) !== before) {
+        await api?.close();
+        api = await startApi(config, config.nodes[opts.nodeName] ?? self, app, events, recordAudit, log);
+        messages.push(`info: the HTTPS API restarted on ${config.api.listen === null ? 'nothing (off)' : `${config.api.listen.host}:${String(config.api.listen.port)}`}`);
+      }
+      return { ok: r.ok, messages };
+    },
+    log: (level, message) => { log.log(level, 'config', message); },
+  });
   const audit = new AuditLog(self.stateDir);
   const recordAudit = (e: Parameters<AuditLog['record']>[0]): void => {
     const entry = audit.record(e);
@@ -331,6 +368,8 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     alerts,
     monitor: () => { const s = app.status(); return s === null ? null : monitor.view(s); },
     metrics: () => metrics.text(),
+    backup,
+    license,
     status: () => {
       if (state === null) return null;
       const s = describeNode(state, performance.now());
@@ -351,7 +390,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     },
   };
   const control = await startControlSocket(join(self.stateDir, CONTROL_SOCKET), app, OPERATIONS, recordAudit);
-  const api = await startApi(config, self, app, events, recordAudit, log);
+  let api = await startApi(config, self, app, events, recordAudit, log);
+  // An import left unconfirmed before a restart rolls back when its time is up.
+  backup.resume();
   pushStatus = () => { if (events.subscribers > 0) events.statusNow(app.status()); };
   const statusEvents = setInterval(pushStatus, STATUS_EVENT_MS);
   // A cluster upgrade this node was running before it rebooted (into the new firmware) goes on.
@@ -399,9 +440,11 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     prober.close();
     void control.close();
     void api?.close();
+    backup.close();
     clearInterval(statusEvents);
     void sync.close();
     alerts.close();
+    clearInterval(licenseTimer);
     state = null;
     log.log('info', 'exit', 'stopped');
     // Let the `ip` batch flush its last command.
@@ -424,6 +467,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   });
   log.log('info', 'ready', `node ${opts.nodeName} running firmware ${firmware.version} (${firmware.type}, slot ${String(firmware.ref.slot)}; timing ${core.timing.name}, VIP lease ${String(vipLeaseSeconds)} s)`);
 }
+
+/** How often the license's warnings are looked at (they move by days). */
+const LICENSE_CHECK_MS = 3600_000;
 
 /** How often the status is compared for the console's live updates (a takeover shows within this). */
 const STATUS_EVENT_MS = 100;

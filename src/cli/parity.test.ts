@@ -40,10 +40,16 @@ const CLI_OF: Readonly<Record<string, readonly string[]>> = {
   monitor: ['monitor'],
   alertList: ['alerts list'],
   alertTest: ['alerts test'],
+  configExport: ['config export'],
+  configImportFile: ['config import'],
+  configImport: ['config import'],
+  configImportConfirm: ['config confirm'],
+  licenseShow: ['license show'],
+  licenseInstall: ['license install'],
 };
 
 /** Commands that work on this machine's files or processes, not on a node's operations. */
-const LOCAL = new Set(['node', 'daemon', 'simulate', 'config check', 'config migrate', 'firmware keygen', 'firmware build', 'firmware verify']);
+const LOCAL = new Set(['node', 'daemon', 'simulate', 'config check', 'config migrate', 'firmware keygen', 'firmware build', 'firmware verify', 'license sign']);
 
 function leaves(cmd: Command, prefix: string[] = []): string[] {
   return cmd.commands.flatMap((c) => {

@@ -8,6 +8,7 @@ import type { ActionReply, ControlAction } from '../adapters/control/protocol.js
 import type { NodeStatus } from '../core/ha/status.js';
 import { TIMING_PROFILE_NAMES, type TimingProfileName } from '../core/timing.js';
 import { addRemoteOptions, callOp, fail, useRemote, withTarget, type Remote, type Target } from './common.js';
+import { registerBackupCommands } from './backup.js';
 import { registerBundleCommands } from './firmware-bundle.js';
 import { registerClusterUpgrade, registerFirmwareCommands } from './firmware.js';
 import { registerSettingsCommands } from './settings.js';
@@ -131,6 +132,8 @@ export function buildProgram(): Command {
       if (!r.ok) fail(r.errors.join('\n'));
       console.log(r.summary);
     });
+
+  registerBackupCommands(program, configCmd);
 
   const firmware = program.command('firmware').description('firmware (SPEC §4): slots, upload, notes, Test, After reboot; signing keys, build, verify');
   registerBundleCommands(firmware);

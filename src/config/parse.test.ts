@@ -36,6 +36,7 @@ describe('the example configuration', () => {
       firmware: { trustedKeys: [], trialTimeoutS: 600, trialAttempts: 3 },
       api: { listen: { host: '0.0.0.0', port: 8443 }, certFile: null, keyFile: null },
       alerts: { webhooks: [] },
+      license: { vendorKeys: [], warnDays: 30 },
       nodes: {
         a: {
           name: 'a', stateDir: '/var/lib/tandem/a', dataDir: '/srv/tandem/a',

@@ -162,6 +162,10 @@ function build(raw: RawConfig, file: string): TandemConfig {
       certFile: absOrNull(raw.api?.cert_file),
       keyFile: absOrNull(raw.api?.key_file),
     },
+    license: {
+      vendorKeys: (raw.license?.vendor_keys ?? []).map((k) => (k.includes('-----BEGIN') ? k : abs(k))),
+      warnDays: raw.license?.warn_days ?? DEFAULTS.licenseWarnDays,
+    },
     firmware: {
       // Inline PEM text stays as it is; anything else is a path, resolved like every path.
       trustedKeys: (raw.firmware?.trusted_keys ?? []).map((k) => (k.includes('-----BEGIN') ? k : abs(k))),

@@ -22,7 +22,11 @@ export const DEFAULTS = {
   trialAttempts: 3,
   apiListen: '0.0.0.0:8443',
   apiPort: 8443,
+  /** Days before a license's end from which it is warned about. */
+  licenseWarnDays: 30,
 } as const;
+
+export const MAX_LICENSE_WARN_DAYS = 365;
 
 export const MAX_TRIAL_TIMEOUT_S = 86_400;
 export const MAX_TRIAL_ATTEMPTS = 10;
@@ -154,6 +158,13 @@ export const configSchema = mapping({
     trusted_keys: list(text()).nullish(),
     trial_timeout_s: integer(1, MAX_TRIAL_TIMEOUT_S, 'seconds').nullish(),
     trial_attempts: integer(1, MAX_TRIAL_ATTEMPTS, 'starts').nullish(),
+  }).nullish(),
+  license: mapping({
+    // Public keys (PEM text, or the path of a PEM file) of the vendor whose signature a license
+    // must carry (Ed25519, like firmware keys). None: every license is refused.
+    vendor_keys: list(text()).nullish(),
+    // Expiry warnings start this many days before the license ends.
+    warn_days: integer(1, MAX_LICENSE_WARN_DAYS, 'days').nullish(),
   }).nullish(),
   nodes: z.record(z.string(), node, { error: wrongType('a mapping of node names', 'missing: name this node (and the other one, for a cluster)') }),
 });

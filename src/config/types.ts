@@ -14,6 +14,7 @@ export interface TandemConfig {
   readonly firmware: FirmwareConfig;
   readonly api: ApiConfig;
   readonly alerts: AlertsConfig;
+  readonly license: LicenseConfig;
   /** By node name, in the order of the file. One entry (standalone) or two (a cluster). */
   readonly nodes: Readonly<Record<string, NodeConfig>>;
 }
@@ -81,6 +82,13 @@ export interface FirmwareConfig {
   readonly trustedKeys: readonly string[];
   readonly trialTimeoutS: number;
   readonly trialAttempts: number;
+}
+
+/** Licenses (SPEC §5): whose signature a license must carry, and when its end is warned about. */
+export interface LicenseConfig {
+  /** Each an inline PEM public key or the absolute path of a PEM file (Ed25519, like firmware keys). */
+  readonly vendorKeys: readonly string[];
+  readonly warnDays: number;
 }
 
 export interface NextHopConfig {

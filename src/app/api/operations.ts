@@ -11,6 +11,7 @@ import { StatusSchema } from './status-schema.js';
 import { ConfigChange, ConfigChangeReply, ConfigView } from '../config-edit.js';
 import { MAX_PASSWORD, ROLES, USER_NAME } from './users.js';
 import { operation, refuse } from './operation.js';
+import { BACKUP_OPERATIONS } from './ops-backup.js';
 import type { AnyOperation } from './server.js';
 import { MONITOR_OPERATIONS } from './ops-monitor.js';
 
@@ -216,4 +217,5 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
     run: (app: NodeApp) => app.firmware.versions(),
   }),
   ...MONITOR_OPERATIONS,
+  ...BACKUP_OPERATIONS,
 );

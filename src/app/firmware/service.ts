@@ -60,6 +60,8 @@ export interface FirmwareServiceOptions {
   readonly issues?: () => string[];
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
   readonly now?: () => number;
+  /** Test's license check for a target release (an LTS release needs a license issued for it). */
+  readonly license?: (target: { readonly version: string; readonly type: string }) => { readonly status: 'pass' | 'fail' | 'skip'; readonly message: string };
 }
 
 interface Downgrade { readonly at: string; readonly from: string; readonly to: string }
@@ -345,7 +347,7 @@ export class FirmwareService {
       this.checkDisk(),
       await this.checkConfiguration(s),
       await this.checkTainted(),
-      { id: 'license', status: 'skip', message: 'no license is installed on this node: nothing to check' },
+      { id: 'license', ...(this.o.license?.({ version: m.version, type: m.type }) ?? { status: 'skip', message: 'no license service on this node: nothing to check' }) },
       this.checkProtocol(m),
     ];
     return { node: this.o.nodeName, slot, version: m.version, ok: checks.every((c) => c.status !== 'fail'), checks };
@@ -512,10 +514,10 @@ export class FirmwareService {
   /** The seed's upgrade checklist, each item with its state; `acks` confirms what cannot be checked. */
   checklist(acks: readonly string[]): ChecklistItem[] {
     const status = this.o.status();
-    const exports = readJson(join(this.o.stateDir, CONFIG_EXPORTS_FILE)) as { last?: number } | undefined;
+    const exports = readJson(join(this.o.stateDir, CONFIG_EXPORTS_FILE)) as { last?: number | string } | undefined;
     return evaluateChecklist({
       now: this.now(),
-      lastExportAt: typeof exports?.last === 'number' ? exports.last : null,
+      lastExportAt: typeof exports?.last === 'number' ? exports.last : typeof exports?.last === 'string' && Number.isFinite(Date.parse(exports.last)) ? Date.parse(exports.last) : null,
       monitorIssues: status === null ? ['the node is starting'] : (this.o.issues?.() ?? issuesOf(status)),
       cluster: status?.cluster.status ?? 'unknown',
       redundantHeartbeat: status?.cluster.redundant_heartbeat ?? null,
