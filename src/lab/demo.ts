@@ -4,7 +4,11 @@
  * running. Prints what to try, then reports who holds the service address as it moves.
  * Ctrl-C (or SIGTERM) tears the lab down.
  */
-import { relative } from 'node:path';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, relative } from 'node:path';
 import { dataDir } from './files.js';
 import { isRoot, isTiming, Lab, LabError, REPO_ROOT, VIP, type VipOwner } from './lab.js';
 import { sleep } from './run.js';
@@ -62,6 +66,9 @@ demo.ready = true;
 if (demo.interrupted) await teardown(0);
 
 const cfg = rel(lab.configPath);
+const consoleUser = await addConsoleUser();
+const forwards = forwardConsoles();
+
 const tries: [string, string][] = [
   [`npx tandem status --config ${cfg} --node a`, 'the cluster as node a sees it'],
   [`${lab$} cut a ext0`, "a's ext link goes down (heal a ext0 undoes it)"],
@@ -84,6 +91,9 @@ console.log(`Topology (namespaces tdm${lab.id}-*):
 Try, in another shell (as root):
 ${tries.map(([c, what]) => `  ${c.padEnd(width)}   ${what}`).join('\n')}
 
+Web console: ${forwards.length > 0 ? forwards.join(', ') : 'https://192.0.2.11:8443/ and https://192.0.2.12:8443/ from the client namespace'}
+  user ${consoleUser?.user ?? '(none: tandem user add NAME --role admin on the primary)'}${consoleUser === null ? '' : `, password ${consoleUser.password}`} (self-signed certificate: accept it in the browser)
+
 Logs: ${rel(lab.logPath('a'))}, ${rel(lab.logPath('b'))}; hooks: ${rel(lab.hooksLog)}
 Ctrl-C tears everything down${keep ? ' (the lab directory is kept)' : ''}.
 `);
@@ -104,4 +114,45 @@ while (!demo.stopping) {
     // The lab is being torn down under us.
   }
   await sleep(500);
+}
+
+/** An admin for the web console, added on whichever node is primary (users are managed there). */
+async function addConsoleUser(): Promise<{ user: string; password: string } | null> {
+  const password = randomBytes(9).toString('base64url');
+  const file = join(lab.dir, 'console-password');
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  for (let i = 0; i < 40; i++) {
+    for (const node of ['a', 'b'] as const) {
+      const r = await lab.exec(node, [process.execPath, join(REPO_ROOT, 'dist/cli/tandem.js'), 'user', 'add', 'admin', '--role', 'admin',
+        '--password-file', file, '--config', lab.configPath, '--node', node]);
+      if (r.code === 0) return { user: 'admin', password };
+    }
+    await sleep(500);
+  }
+  return null;
+}
+
+/**
+ * The consoles from the host: https://127.0.0.1:8443/ (node a) and :8444 (node b). Each
+ * connection is carried by a small relay started in the client namespace (the nodes' addresses
+ * are only reachable there).
+ */
+function forwardConsoles(): string[] {
+  const out: string[] = [];
+  for (const [port, address] of [[8443, '192.0.2.11'], [8444, '192.0.2.12']] as const) {
+    const server = createServer((socket) => {
+      const relay = spawn('ip', ['netns', 'exec', lab.ns('client'), process.execPath, '-e',
+        `const s = require('node:net').connect(8443, '${address}'); process.stdin.pipe(s); s.pipe(process.stdout); s.on('error', () => process.exit(1)); s.on('close', () => process.exit(0));`],
+      { stdio: ['pipe', 'pipe', 'ignore'] });
+      socket.pipe(relay.stdin);
+      relay.stdout.pipe(socket);
+      const end = (): void => { socket.destroy(); relay.kill(); };
+      socket.on('error', end); socket.on('close', end); relay.on('exit', end);
+    });
+    server.on('error', (err) => { console.log(`(the console forward on 127.0.0.1:${String(port)} is off: ${err.message})`); });
+    server.listen(port, '127.0.0.1');
+    server.unref();
+    out.push(`https://127.0.0.1:${String(port)}/ (node ${address.endsWith('.11') ? 'a' : 'b'})`);
+  }
+  return out;
 }

@@ -172,7 +172,7 @@ describe('the web console in Chromium against two real nodes (issue 9)', { skip,
           return st.this_node.role === 'primary' ? Date.now() : undefined;
         });
         await s.waitForFunction('window.primaryAt !== undefined', undefined, { timeout: TAKEOVER_BOUND_MS });
-        const shownAt = await s.evaluate('window.primaryAt') as number;
+        const shownAt = await s.evaluate<number>('window.primaryAt');
         // The node's change is seen by polling its control socket (≤ ~20 ms late), so the delay
         // below is an upper bound of the event's way from the node to the page.
         console.log(`takeover: link cut → node primary ${String(promotedAt - cutAt)} ms; node primary → shown on the page ${String(shownAt - promotedAt)} ms`);
