@@ -10,6 +10,7 @@ import { hmacSha256, randomBootId } from '../adapters/crypto/hmac.js';
 import { CONTROL_SOCKET, type ActionReply, type ControlAction } from '../adapters/control/protocol.js';
 import { runHook } from '../adapters/hooks/run-hook.js';
 import { openIcmpProber, type IcmpProber } from '../adapters/icmp/prober.js';
+import { fileLog } from '../adapters/log/file-log.js';
 import { jsonLogger, type Logger } from '../adapters/log/logger.js';
 import { openVipManager, type VipManager } from '../adapters/net/vips.js';
 import { ensureDir, readJson, writeJsonAtomic } from '../adapters/state/store.js';
@@ -78,8 +79,13 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   if (self === undefined) throw new ConfigRefused(`node ${opts.nodeName} is not in the configuration`);
   // Live events for the web console: the status when it changes, and every log line.
   const events = new EventHub();
-  const log: Logger = jsonLogger(opts.nodeName, { tee: (e) => { if (events.subscribers > 0) events.publish({ type: 'log', data: e }); } });
   ensureDir(self.stateDir);
+  // Every line to stdout (journald) and to <state_dir>/logs/tandem.log (the support bundle reads it).
+  const logFile = fileLog(self.stateDir);
+  const log: Logger = jsonLogger(opts.nodeName, {
+    write: (line) => { process.stdout.write(line); logFile(line); },
+    tee: (e) => { if (events.subscribers > 0) events.publish({ type: 'log', data: e }); },
+  });
   const stateFile = join(self.stateDir, HA_STATE_FILE);
   const firmwareDir = new FirmwareDir(self.stateDir);
   const firmware = runningFirmware(firmwareDir);
