@@ -13,6 +13,7 @@ import type { ClusterUpgrade } from './firmware/cluster-upgrade.js';
 import type { BootView } from './firmware/identity.js';
 import type { FirmwareService } from './firmware/service.js';
 import type { ReplicationStatus } from './sync/service.js';
+import type { SupportService } from './support/service.js';
 
 /** `tandem status --json`: the HA core's view with the replication details. */
 export type StatusView = Omit<NodeStatus, 'sync'> & { readonly sync: NodeStatus['sync'] & ReplicationStatus; readonly firmware: BootView };
@@ -36,4 +37,6 @@ export interface NodeApp {
   /** Who may sign in (replicated with the configuration), and the API tokens. */
   readonly users: UserStore;
   readonly audit: AuditLog;
+  /** Core files and the support bundle. */
+  readonly support: SupportService;
 }

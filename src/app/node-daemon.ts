@@ -16,6 +16,7 @@ import { openVipManager, type VipManager } from '../adapters/net/vips.js';
 import { ensureDir, readJson, writeJsonAtomic } from '../adapters/state/store.js';
 import { openHeartbeatTransport, type HeartbeatTransport } from '../adapters/udp/heartbeats.js';
 import { SyncService } from './sync/service.js';
+import { SupportService } from './support/service.js';
 import { FirmwareDir } from '../adapters/firmware/slots.js';
 import { startControlSocket } from './api/control-socket.js';
 import { OPERATIONS } from './api/operations.js';
@@ -37,6 +38,7 @@ import { FirmwareService } from './firmware/service.js';
 import { ClusterUpgrade } from './firmware/cluster-upgrade.js';
 import { installReplicatedConfig, publishConfig, REPLICATED_CONFIG } from './sync/config-follow.js';
 import { syncRoots } from './sync/roots.js';
+import { coreDirOf } from '../config/core.js';
 import { formatConfigError, loadConfig, readClusterKey, toCoreConfig, type TandemConfig } from '../config/load.js';
 import { initNode, step, type Capabilities } from '../core/ha/node.js';
 import { describeNode } from '../core/ha/status.js';
@@ -177,6 +179,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     nodeName: opts.nodeName, stateDir: self.stateDir, configFile: opts.configFile, config: () => config,
     dir: firmwareDir, store: roots.get('firmware') ?? join(self.stateDir, 'store', 'firmware'), running: firmware,
     status: () => app.status(),
+    coreFiles: (): number | null => support.cores.count(),
     log: (level, message) => { log.log(level, 'firmware', message); },
   });
   // Bundles the primary replicated while this node was down, or an upload a power cut interrupted.
@@ -264,6 +267,13 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   });
   const users = new UserStore(configRoot);
   const audit = new AuditLog(self.stateDir);
+  const support: SupportService = new SupportService({
+    nodeName: opts.nodeName, stateDir: self.stateDir, configFile: opts.configFile, config: () => config,
+    coreDir: () => coreDirOf(config, opts.nodeName), status: () => app.status(), firmware: firmwareService, users, audit,
+    // The one call site of the recent alerts: what the AlertService keeps (its recent.json) until it is wired here.
+    recentAlerts: () => (readJson(join(self.stateDir, 'alerts', 'recent.json')) as unknown[] | undefined) ?? [],
+    licenseRoot: roots.get('license') ?? null,
+  });
   const recordAudit = (e: Parameters<AuditLog['record']>[0]): void => {
     const entry = audit.record(e);
     log.log(entry.ok ? 'info' : 'warn', 'audit', `${entry.user} from ${entry.from}: ${entry.op} ${entry.ok ? 'done' : `refused: ${entry.detail}`}`);
@@ -295,6 +305,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     upgrade,
     users,
     audit,
+    support,
     status: () => {
       if (state === null) return null;
       const s = describeNode(state, performance.now());

@@ -13,6 +13,7 @@ import { registerBundleCommands } from './firmware-bundle.js';
 import { registerClusterUpgrade, registerFirmwareCommands } from './firmware.js';
 import { registerSettingsCommands } from './settings.js';
 import { registerUserCommands } from './users.js';
+import { registerSupportCommands } from './support.js';
 
 async function act(t: Target & { json?: boolean }, action: ControlAction): Promise<void> {
   // A barrier may wait up to its own timeout; every other action answers at once.
@@ -136,6 +137,7 @@ export function buildProgram(): Command {
   registerFirmwareCommands(program, firmware);
   registerUserCommands(program);
   registerSettingsCommands(program);
+  registerSupportCommands(program);
 
   program
     .command('simulate')

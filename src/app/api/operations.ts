@@ -12,6 +12,7 @@ import { ConfigChange, ConfigChangeReply, ConfigView } from '../config-edit.js';
 import { MAX_PASSWORD, ROLES, USER_NAME } from './users.js';
 import { operation, refuse } from './operation.js';
 import type { AnyOperation } from './server.js';
+import { SUPPORT_OPERATIONS } from './ops-support.js';
 
 const ActionReply = z.object({ ok: z.boolean(), messages: z.array(z.string()) });
 const UserParam = z.object({ name: z.string().regex(USER_NAME) }).strict();
@@ -214,4 +215,5 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
     reply: Versions,
     run: (app: NodeApp) => app.firmware.versions(),
   }),
+  ...SUPPORT_OPERATIONS,
 );

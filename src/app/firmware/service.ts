@@ -57,6 +57,8 @@ export interface FirmwareServiceOptions {
   /** The node's status now (roles, the peer's firmware). */
   readonly status: () => StatusView | null;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Core files waiting in the core directory (the checklist); null when unknown. */
+  readonly coreFiles?: () => number | null;
   readonly now?: () => number;
 }
 
@@ -517,7 +519,7 @@ export class FirmwareService {
       monitorIssues: status === null ? ['the node is starting'] : issuesOf(status),
       cluster: status?.cluster.status ?? 'unknown',
       redundantHeartbeat: status?.cluster.redundant_heartbeat ?? null,
-      coreFiles: null,
+      coreFiles: this.o.coreFiles?.() ?? null,
       virtualization: virtualization(),
     }, acks);
   }

@@ -66,7 +66,7 @@ export class CoreFiles {
     return { stream: createReadStream('', { fd, autoClose: true }), size: st.size, name };
   }
 
-  remove(name: string): { readonly ok: true; readonly messages: readonly string[] } {
+  remove(name: string): { ok: boolean; messages: string[] } {
     const fd = this.openFd(name);
     const size = fstatSync(fd).size;
     closeSync(fd);
