@@ -114,6 +114,7 @@ describe('the support bundle', () => {
     ].join('\n'));
     const loaded = loadConfig(configFile);
     assert.ok(loaded.ok, JSON.stringify(loaded));
+    const cfg = loaded.config;
     const users = new UserStore(join(state, 'store', 'config'));
     await users.add('alice', 'admin', 'correct horse battery');
     const token = users.createToken('alice', 'ci').token;
@@ -127,7 +128,7 @@ describe('the support bundle', () => {
     audit.record({ caller: { user: 'root', role: 'root', from: 'control socket' }, op: 'userAdd', ok: false, detail: `refused: ${webhookSecret}` });
 
     const support = new SupportService({
-      nodeName: 'a', stateDir: state, configFile, config: () => (loaded.ok ? loaded.config : assert.fail()),
+      nodeName: 'a', stateDir: state, configFile, config: () => cfg,
       coreDir: () => join(state, 'cores'), status: () => null, firmware: null, users, audit,
       recentAlerts: () => [{ source: 'test', event: 'leak', message: `webhook secret is ${webhookSecret}`, signature: 'abcdefabcdef' }],
       licenseRoot: join(state, 'store', 'license'),
