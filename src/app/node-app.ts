@@ -17,6 +17,7 @@ import type { MonitorView } from './monitor/monitor.js';
 import type { ReplicationStatus } from './sync/service.js';
 import type { ConfigBackupService } from './backup/service.js';
 import type { LicenseService } from './license/service.js';
+import type { SupportService } from './support/service.js';
 
 /** `tandem status --json`: the HA core's view with the replication details. */
 export type StatusView = Omit<NodeStatus, 'sync'> & { readonly sync: NodeStatus['sync'] & ReplicationStatus; readonly firmware: BootView };
@@ -50,4 +51,6 @@ export interface NodeApp {
   readonly backup: ConfigBackupService;
   /** The license: install, show, warnings (licenseWarnings), the firmware Test's check. */
   readonly license: LicenseService;
+  /** Core files and the support bundle. */
+  readonly support: SupportService;
 }

@@ -10,11 +10,13 @@ import { hmacSha256, randomBootId } from '../adapters/crypto/hmac.js';
 import { CONTROL_SOCKET, type ActionReply, type ControlAction } from '../adapters/control/protocol.js';
 import { runHook } from '../adapters/hooks/run-hook.js';
 import { openIcmpProber, type IcmpProber } from '../adapters/icmp/prober.js';
+import { fileLog } from '../adapters/log/file-log.js';
 import { jsonLogger, type Logger } from '../adapters/log/logger.js';
 import { openVipManager, type VipManager } from '../adapters/net/vips.js';
 import { ensureDir, readJson, writeJsonAtomic } from '../adapters/state/store.js';
 import { openHeartbeatTransport, type HeartbeatTransport } from '../adapters/udp/heartbeats.js';
 import { SyncService } from './sync/service.js';
+import { SupportService } from './support/service.js';
 import { FirmwareDir } from '../adapters/firmware/slots.js';
 import { startControlSocket } from './api/control-socket.js';
 import { OPERATIONS } from './api/operations.js';
@@ -42,6 +44,7 @@ import { SystemMonitor, type HookName } from './monitor/monitor.js';
 import { availableParallelism } from 'node:os';
 import { installReplicatedConfig, publishConfig, REPLICATED_CONFIG } from './sync/config-follow.js';
 import { syncRoots } from './sync/roots.js';
+import { coreDirOf } from '../config/core.js';
 import { formatConfigError, loadConfig, readClusterKey, toCoreConfig, type TandemConfig } from '../config/load.js';
 import { initNode, step, type Capabilities } from '../core/ha/node.js';
 import { describeNode } from '../core/ha/status.js';
@@ -90,8 +93,13 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   if (self === undefined) throw new ConfigRefused(`node ${opts.nodeName} is not in the configuration`);
   // Live events for the web console: the status when it changes, and every log line.
   const events = new EventHub();
-  const log: Logger = jsonLogger(opts.nodeName, { tee: (e) => { if (events.subscribers > 0) events.publish({ type: 'log', data: e }); } });
   ensureDir(self.stateDir);
+  // Every line to stdout (journald) and to <state_dir>/logs/tandem.log (the support bundle reads it).
+  const logFile = fileLog(self.stateDir);
+  const log: Logger = jsonLogger(opts.nodeName, {
+    write: (line) => { process.stdout.write(line); logFile(line); },
+    tee: (e) => { if (events.subscribers > 0) events.publish({ type: 'log', data: e }); },
+  });
   const stateFile = join(self.stateDir, HA_STATE_FILE);
   const firmwareDir = new FirmwareDir(self.stateDir);
   const firmware = runningFirmware(firmwareDir);
@@ -220,6 +228,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     dir: firmwareDir, store: roots.get('firmware') ?? join(self.stateDir, 'store', 'firmware'), running: firmware,
     status: () => app.status(),
     issues: () => monitor.issues(),
+    coreFiles: (): number | null => support.cores.count(),
     log: (level, message) => { log.log(level, 'firmware', message); },
   });
   // Bundles the primary replicated while this node was down, or an upload a power cut interrupted.
@@ -334,6 +343,12 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     log: (level, message) => { log.log(level, 'config', message); },
   });
   const audit = new AuditLog(self.stateDir);
+  const support: SupportService = new SupportService({
+    nodeName: opts.nodeName, stateDir: self.stateDir, configFile: opts.configFile, config: () => config,
+    coreDir: () => coreDirOf(config, opts.nodeName), status: () => app.status(), firmware: firmwareService, users, audit,
+    recentAlerts: () => alerts.recent(200),
+    licenseRoot: roots.get('license') ?? null,
+  });
   const recordAudit = (e: Parameters<AuditLog['record']>[0]): void => {
     const entry = audit.record(e);
     log.log(entry.ok ? 'info' : 'warn', 'audit', `${entry.user} from ${entry.from}: ${entry.op} ${entry.ok ? 'done' : `refused: ${entry.detail}`}`);
@@ -370,6 +385,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     metrics: () => metrics.text(),
     backup,
     license,
+    support,
     status: () => {
       if (state === null) return null;
       const s = describeNode(state, performance.now());

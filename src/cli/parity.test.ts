@@ -46,6 +46,10 @@ const CLI_OF: Readonly<Record<string, readonly string[]>> = {
   configImportConfirm: ['config confirm'],
   licenseShow: ['license show'],
   licenseInstall: ['license install'],
+  coreList: ['core list'],
+  coreGet: ['core get'],
+  coreDelete: ['core delete'],
+  supportBundle: ['support-bundle'],
 };
 
 /** Commands that work on this machine's files or processes, not on a node's operations. */
@@ -72,10 +76,11 @@ describe('CLI and API parity', () => {
     assert.deepEqual(commands.filter((c) => !covered.has(c) && !LOCAL.has(c)), [], 'commands that reach no operation');
   });
 
+  // A download's reply is a file, not a state to print: --out, not --json.
   it('every read has --json', () => {
     const program = buildProgram();
     const find = (path: string): Command | undefined => path.split(' ').reduce<Command | undefined>((c, name) => c?.commands.find((x) => x.name() === name), program);
-    const reads = OPERATIONS.filter((o) => o.method === 'GET' && o.internal !== true).flatMap((o) => CLI_OF[o.id] ?? []);
+    const reads = OPERATIONS.filter((o) => o.method === 'GET' && o.internal !== true && o.download !== true).flatMap((o) => CLI_OF[o.id] ?? []);
     for (const c of new Set(reads)) {
       if (c === 'cluster upgrade') continue; // it follows a plan (progress lines), it has no state to print once
       assert.ok(find(c)?.options.some((o) => o.long === '--json'), `${c} has no --json`);

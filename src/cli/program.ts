@@ -15,6 +15,7 @@ import { registerSettingsCommands } from './settings.js';
 import { registerUserCommands } from './users.js';
 import { formatStatus } from './format.js';
 import { registerMonitorCommands } from './monitor.js';
+import { registerSupportCommands } from './support.js';
 
 async function act(t: Target & { json?: boolean }, action: ControlAction): Promise<void> {
   // A barrier may wait up to its own timeout; every other action answers at once.
@@ -141,6 +142,7 @@ export function buildProgram(): Command {
   registerUserCommands(program);
   registerSettingsCommands(program);
   registerMonitorCommands(program);
+  registerSupportCommands(program);
 
   program
     .command('simulate')

@@ -4,6 +4,7 @@
  * so they run even when the schema refused something elsewhere: an operator sees every error at
  * once. A value of the wrong type is the schema's to report and is skipped here.
  */
+import { dirname, relative, resolve, sep } from 'node:path';
 import {
   formatIpv4, inSubnet, networkOrBroadcastReason, parseBareIpv4, parseCidr, sameSubnet, subnetText, type Cidr,
 } from './ipv4.js';
@@ -76,6 +77,32 @@ function checkApiListen(c: Checker, listen: unknown): void {
   if (host !== undefined && !parseBareIpv4(host).ok) c.add(['api', 'listen'], `${host} is not an IPv4 address: write ADDRESS:PORT, PORT, or off`);
 }
 
+/**
+ * `support.core_dir`: `tandem core delete` removes files there, so it must be a directory of its
+ * own — not a node's state directory, data directory, nor any directory holding one of them,
+ * nor inside the replicated store (core files are not replicated).
+ */
+function checkCoreDir(c: Checker, dir: unknown, nodes: unknown, file: string): void {
+  if (typeof dir !== 'string' || dir === '' || dir.startsWith('~')) return;
+  const base = dirname(resolve(file));
+  const at = resolve(base, dir);
+  const inside = (child: string, parent: string): boolean => {
+    const r = relative(parent, child);
+    return r === '' || (!r.startsWith(`..${sep}`) && r !== '..' && !r.startsWith(sep));
+  };
+  for (const [name, node] of entries(nodes)) {
+    if (!isRecord(node)) continue;
+    for (const [key, what] of [['state_dir', 'state directory'], ['data_dir', 'data directory']] as const) {
+      const v = node[key];
+      if (typeof v !== 'string' || v === '') continue;
+      const other = resolve(base, v);
+      if (inside(other, at)) { c.add(['support', 'core_dir'], `${at} is or holds the ${what} of node ${name} (${other}): core files need a directory of their own (tandem core delete removes files there)`); return; }
+      if (key === 'data_dir' && inside(at, other)) { c.add(['support', 'core_dir'], `${at} is inside the data directory of node ${name} (${other}), which is replicated: use a directory of its own`); return; }
+      if (key === 'state_dir' && inside(at, resolve(other, 'store'))) { c.add(['support', 'core_dir'], `${at} is inside the replicated store of node ${name}: use a directory of its own (the default is <state_dir>/cores)`); return; }
+    }
+  }
+}
+
 /** Every cross-value error of a parsed YAML document (any value: nothing is assumed of its shape). */
 export function checkDocument(raw: unknown, file: string): ConfigError[] {
   const c = new Checker(file);
@@ -96,6 +123,7 @@ export function checkDocument(raw: unknown, file: string): ConfigError[] {
       if (!ok) c.add(['alerts', 'webhooks', i, 'url'], `${url} is not an http:// or https:// URL`);
     });
   }
+  if (isRecord(raw.support)) checkCoreDir(c, raw.support.core_dir, raw.nodes, file);
   const [first, second] = nodes;
   if (nodes.length === 2 && first !== undefined && second !== undefined) checkComparable(c, first, second);
   return c.errors;

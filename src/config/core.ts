@@ -1,4 +1,5 @@
 /** The loaded configuration seen from one node: the core's `CoreConfig`. */
+import { join } from 'node:path';
 import type { CoreConfig, NextHopTarget, NodeSpec } from '../core/config.js';
 import { TIMING_PROFILES } from '../core/timing.js';
 import type { ConfigError, NodeConfig, TandemConfig } from './types.js';
@@ -52,4 +53,12 @@ function nodeSpec(config: TandemConfig, node: NodeConfig): NodeSpec {
   const nextHops: NextHopTarget[] = Object.entries(node.interfaces).flatMap(([iface, spec]) =>
     spec.nextHops.map((hop) => ({ interface: iface, address: hop.address, weight: hop.weight })));
   return { name: node.name, haAddress: ha.address, nextHops };
+}
+
+/** Where a node's core files are collected: `support.core_dir`, or `<state_dir>/cores`. */
+export function coreDirOf(config: TandemConfig, node: string): string {
+  if (config.support.coreDir !== null) return config.support.coreDir;
+  const n = config.nodes[node];
+  if (n === undefined) throw new Error(`node ${node} is not in the configuration`);
+  return join(n.stateDir, 'cores');
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { TIMING_PROFILES } from '../core/timing.js';
-import { nodeNames, peerName, resolveNode, toCoreConfig } from './core.js';
+import { coreDirOf, nodeNames, peerName, resolveNode, toCoreConfig } from './core.js';
 import { CONFIG_FILE, DELETE, EXAMPLE, MINIMAL, standalone, variant, type Edit } from './fixtures.test-support.js';
 import { parseConfig } from './parse.js';
 import { formatConfigError, type ConfigError, type TandemConfig } from './types.js';
@@ -37,6 +37,7 @@ describe('the example configuration', () => {
       api: { listen: { host: '0.0.0.0', port: 8443 }, certFile: null, keyFile: null },
       alerts: { webhooks: [] },
       license: { vendorKeys: [], warnDays: 30 },
+      support: { coreDir: null },
       nodes: {
         a: {
           name: 'a', stateDir: '/var/lib/tandem/a', dataDir: '/srv/tandem/a',
@@ -106,6 +107,18 @@ describe('the example configuration', () => {
     const pem = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n';
     const config = valid(variant([[['firmware'], { trusted_keys: ['keys/vendor.pub', pem], trial_timeout_s: 120, trial_attempts: 2 }]]), '/srv/lab/tandem.yaml');
     assert.deepEqual(config.firmware, { trustedKeys: ['/srv/lab/keys/vendor.pub', pem], trialTimeoutS: 120, trialAttempts: 2 });
+  });
+
+  it('support: the core directory, resolved like every path; <state_dir>/cores of each node unless given', () => {
+    const bare = valid(EXAMPLE);
+    assert.equal(coreDirOf(bare, 'a'), '/var/lib/tandem/a/cores');
+    assert.equal(coreDirOf(bare, 'b'), '/var/lib/tandem/b/cores');
+    const set = valid(variant([[['support'], { core_dir: 'cores' }]]), '/srv/lab/tandem.yaml');
+    assert.deepEqual(set.support, { coreDir: '/srv/lab/cores' });
+    assert.equal(coreDirOf(set, 'b'), '/srv/lab/cores');
+    assert.equal(coreDirOf(valid(variant([[['support'], { core_dir: '/var/lib/systemd/coredump' }]])), 'a'), '/var/lib/systemd/coredump');
+    assert.equal(valid(variant([[['support'], null]])).support.coreDir, null);
+    assert.equal(coreDirOf(valid(variant([[['support', 'core_dir'], '/var/lib/tandem/a/cores']])), 'a'), '/var/lib/tandem/a/cores', 'the default, written out');
   });
 
   it('a configuration written by a newer firmware (a higher schema) is refused with that reason alone', () => {
@@ -324,6 +337,15 @@ const ROWS: readonly Row[] = [
   // Alerts.
   { name: 'webhook without a secret', edits: [[['alerts', 'webhooks'], [{ url: 'https://hooks.example/tandem' }]]], field: 'alerts.webhooks[0].secret_file', reason: 'missing: every webhook needs a secret_file' },
   { name: 'webhook url not http', edits: [[['alerts', 'webhooks'], [{ url: 'ftp://x', secret_file: 's' }]]], field: 'alerts.webhooks[0].url', reason: 'is not an http:// or https:// URL' },
+  // Support.
+  { name: 'core_dir empty', edits: [[['support', 'core_dir'], '']], field: 'support.core_dir', reason: 'must not be empty' },
+  { name: 'core_dir not text', edits: [[['support', 'core_dir'], 5]], field: 'support.core_dir', reason: 'must be text, not a number' },
+  { name: 'core_dir with ~', edits: [[['support', 'core_dir'], '~/cores']], field: 'support.core_dir', reason: '"~" is not expanded' },
+  { name: 'core_dir is a state directory', edits: [[['support', 'core_dir'], '/var/lib/tandem/b']], field: 'support.core_dir', reason: 'is or holds the state directory of node b' },
+  { name: 'core_dir holds the state directories', edits: [[['support', 'core_dir'], '/var/lib']], field: 'support.core_dir', reason: 'is or holds the state directory of node a' },
+  { name: 'core_dir in the replicated store', edits: [[['support', 'core_dir'], '/var/lib/tandem/a/store/cores']], field: 'support.core_dir', reason: 'inside the replicated store of node a' },
+  { name: 'core_dir in a data directory', edits: [[['support', 'core_dir'], '/srv/tandem/a/cores']], field: 'support.core_dir', reason: 'inside the data directory of node a' },
+  { name: 'unknown support key', edits: [[['support', 'cores'], '/x']], field: 'support.cores', reason: 'unknown key' },
   // API.
   { name: 'api listen not an address', edits: [[['api', 'listen'], 'localhost:80']], field: 'api.listen', reason: 'localhost is not an IPv4 address' },
   { name: 'api listen port 0', edits: [[['api', 'listen'], '0']], field: 'api.listen', reason: 'port 0 is not from 1 to 65535' },

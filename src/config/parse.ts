@@ -157,6 +157,7 @@ function build(raw: RawConfig, file: string): TandemConfig {
     alerts: {
       webhooks: (raw.alerts?.webhooks ?? []).map((w) => ({ url: w.url, secretFile: abs(w.secret_file) })),
     },
+    support: { coreDir: absOrNull(raw.support?.core_dir) },
     api: {
       listen: listenOf(raw.api?.listen ?? DEFAULTS.apiListen),
       certFile: absOrNull(raw.api?.cert_file),

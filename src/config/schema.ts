@@ -138,6 +138,11 @@ export const configSchema = mapping({
     reboot: argv.nullish(),
     shutdown: argv.nullish(),
   }).nullish(),
+  support: mapping({
+    // Where core dump files are collected (tandem core list | get | delete): set the kernel's
+    // core_pattern (or systemd-coredump's storage) to write there. <state_dir>/cores unless given.
+    core_dir: pathText().nullish(),
+  }).nullish(),
   alerts: mapping({
     // Where every HA, sync, firmware and license alert is POSTed (JSON), signed with HMAC-SHA256.
     webhooks: list(mapping({

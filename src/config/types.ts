@@ -15,6 +15,7 @@ export interface TandemConfig {
   readonly api: ApiConfig;
   readonly alerts: AlertsConfig;
   readonly license: LicenseConfig;
+  readonly support: SupportConfig;
   /** By node name, in the order of the file. One entry (standalone) or two (a cluster). */
   readonly nodes: Readonly<Record<string, NodeConfig>>;
 }
@@ -65,6 +66,12 @@ export interface CommandsConfig {
 /** Alert webhooks (SPEC §5): each POSTed every alert, signed with its secret. */
 export interface AlertsConfig {
   readonly webhooks: readonly { readonly url: string; readonly secretFile: string }[];
+}
+
+/** Support (SPEC §5): core files and the support bundle. */
+export interface SupportConfig {
+  /** Absolute path of the directory core files are collected in; null: `<state_dir>/cores` of each node (coreDirOf). */
+  readonly coreDir: string | null;
 }
 
 /** The HTTPS API and web console of each node (SPEC §6). */

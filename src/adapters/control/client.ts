@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ActionReply, ControlAction } from './protocol.js';
 
 /**
@@ -26,6 +27,11 @@ export interface CallOptions {
   readonly onProgress?: (line: string) => void;
   /** Upload bytes handed to the socket so far. */
   readonly onSent?: (bytes: number, total: number) => void;
+  /**
+   * Where a file reply (application/octet-stream, a download operation) goes, streamed; the call
+   * then resolves with `{ bytes, name }` once the sink has it all. A refusal is JSON as usual.
+   */
+  readonly download?: Writable;
   /** Without a byte from the node for this long, the call fails (default 5 s). */
   readonly timeoutMs?: number;
 }
@@ -86,6 +92,15 @@ export async function call(endpoint: Endpoint, method: 'GET' | 'POST' | 'PUT' | 
 
 async function readReply(res: IncomingMessage, opts: CallOptions): Promise<CallResult> {
   const status = res.statusCode ?? 0;
+  if (opts.download !== undefined && status < 400 && (res.headers['content-type'] ?? '').startsWith('application/octet-stream')) {
+    let bytes = 0;
+    res.on('data', (c: Buffer) => { bytes += c.length; });
+    await pipeline(res, opts.download);
+    const name = /filename="([^"]*)"/.exec(res.headers['content-disposition'] ?? '')?.[1] ?? null;
+    const expected = Number(res.headers['content-length']);
+    if (Number.isSafeInteger(expected) && expected !== bytes) throw new Error(`the download ended after ${String(bytes)} of ${String(expected)} bytes`);
+    return { status, body: { bytes, name } };
+  }
   if ((res.headers['content-type'] ?? '').startsWith('application/x-ndjson')) {
     let rest = '';
     let final: CallResult | null = null;

@@ -39,6 +39,7 @@ export function openapiDocument<A>(operations: readonly AnyOperation<A>[], versi
           { type: 'object', properties: { result: schema(op.reply, 'output') }, required: ['result'] },
           { type: 'object', properties: { error: { type: 'object' } }, required: ['error'] },
         ] } } } }
+        : op.download === true ? { description: 'the file, streamed (Content-Disposition names it)', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }
         : { description: 'the result', content: { 'application/json': { schema: schema(op.reply, 'output') } } },
       400: { description: 'refused: the input (the field and why)', content: { 'application/json': { schema: ERROR } } },
       401: { description: 'not signed in', content: { 'application/json': { schema: ERROR } } },

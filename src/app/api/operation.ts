@@ -52,10 +52,26 @@ export interface Operation<A, P = undefined, Q = undefined, B = undefined, R = u
   readonly upload?: boolean;
   /** The reply streams progress lines before the result. */
   readonly progress?: boolean;
+  /**
+   * The reply is a file (application/octet-stream), streamed: `run` returns a Download (its
+   * `reply` schema is not used). A refusal before the first byte is the usual JSON error.
+   */
+  readonly download?: boolean;
   /** Called by the other node only (the cluster upgrade's steps): no CLI command of its own. */
   readonly internal?: boolean;
   readonly reply: z.ZodType<R>;
   readonly run: (app: A, input: OpInput<P, Q, B>) => R | Promise<R>;
+}
+
+/** What a `download` operation returns: the bytes as a stream, never buffered whole. */
+export interface Download {
+  readonly stream: Readable;
+  /** Its length when known (Content-Length); null: chunked. */
+  readonly size: number | null;
+  /** The file name offered to the caller (Content-Disposition). */
+  readonly name: string;
+  /** Default application/octet-stream. */
+  readonly contentType?: string;
 }
 
 /** Declares an operation, inferring its types from the schemas. */

@@ -14,6 +14,7 @@ import { operation, refuse } from './operation.js';
 import { BACKUP_OPERATIONS } from './ops-backup.js';
 import type { AnyOperation } from './server.js';
 import { MONITOR_OPERATIONS } from './ops-monitor.js';
+import { SUPPORT_OPERATIONS } from './ops-support.js';
 
 const ActionReply = z.object({ ok: z.boolean(), messages: z.array(z.string()) });
 const UserParam = z.object({ name: z.string().regex(USER_NAME) }).strict();
@@ -218,4 +219,5 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
   }),
   ...MONITOR_OPERATIONS,
   ...BACKUP_OPERATIONS,
+  ...SUPPORT_OPERATIONS,
 );

@@ -7,7 +7,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
-import { OpError, type Caller, type Operation } from './operation.js';
+import { OpError, type Caller, type Download, type Operation } from './operation.js';
 
 // The table holds operations of many input and output types; each is checked by its own schemas.
 export type AnyOperation<A> = Operation<A, unknown, unknown, unknown>;
@@ -133,6 +133,14 @@ async function handle<A>(opts: ServeOptions<A>, op: AnyOperation<A>, caller: Cal
   };
   if (op.progress === true) { await streamed(opts, op, reply, caller, raw); return; }
   try {
+    if (op.download === true) {
+      const d = await runOperation(opts, op, caller, raw, () => { /* not streamed */ }) as Download;
+      void reply.header('content-type', d.contentType ?? 'application/octet-stream')
+        .header('content-disposition', `attachment; filename="${d.name.replace(/[^A-Za-z0-9._@+-]/g, '_')}"`)
+        .header('cache-control', 'no-store');
+      if (d.size !== null) void reply.header('content-length', d.size);
+      return await reply.send(d.stream);
+    }
     return await reply.send(await runOperation(opts, op, caller, raw, () => { /* not streamed */ }));
   } catch (err) {
     const e = err as OpError;

@@ -59,6 +59,8 @@ export interface FirmwareServiceOptions {
   /** What the System monitor lists as issues now (by default those of the status alone). */
   readonly issues?: () => string[];
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Core files waiting in the core directory (the checklist); null when unknown. */
+  readonly coreFiles?: () => number | null;
   readonly now?: () => number;
   /** Test's license check for a target release (an LTS release needs a license issued for it). */
   readonly license?: (target: { readonly version: string; readonly type: string }) => { readonly status: 'pass' | 'fail' | 'skip'; readonly message: string };
@@ -521,7 +523,7 @@ export class FirmwareService {
       monitorIssues: status === null ? ['the node is starting'] : (this.o.issues?.() ?? issuesOf(status)),
       cluster: status?.cluster.status ?? 'unknown',
       redundantHeartbeat: status?.cluster.redundant_heartbeat ?? null,
-      coreFiles: null,
+      coreFiles: this.o.coreFiles?.() ?? null,
       virtualization: virtualization(),
     }, acks);
   }
