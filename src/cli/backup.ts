@@ -7,7 +7,8 @@ import { createReadStream, readFileSync, statSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { z } from 'zod';
-import type { ConfirmReply, ExportReply, ImportReply, StageReply } from '../app/backup/service.js';
+import type { ExportReply, ImportReply, StageReply } from '../app/backup/service.js';
+import type { ActionReply } from '../adapters/control/protocol.js';
 import type { LicenseView } from '../app/license/service.js';
 import { callOp, fail, print, withTarget, type Target } from './common.js';
 
@@ -70,7 +71,7 @@ export function registerBackupCommands(program: Command, configCmd: Command): vo
     .description('keep an imported configuration (otherwise its snapshot is restored when the time limit passes)')
     .option('--json', 'machine-readable output')
     .action(async (t: Target & Json) => {
-      const r = (await callOp(t, 'POST', '/config/import/confirm')).body as z.infer<typeof ConfirmReply>;
+      const r = (await callOp(t, 'POST', '/config/import/confirm')).body as ActionReply;
       print(t.json, r, () => r.messages.join('\n'));
     });
 

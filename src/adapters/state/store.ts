@@ -3,6 +3,7 @@
  * the same directory, fsync, rename, fsync of the directory. A crash at any point leaves either
  * the old or the new document, never a torn one.
  */
+import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -25,10 +26,16 @@ export function writeJsonAtomic(file: string, value: unknown): void {
 
 /** Replaces `file` with `text` atomically (see the module comment). */
 export function writeTextAtomic(file: string, text: string, mode = 0o600): void {
-  const tmp = join(dirname(file), `.${String(process.pid)}.${Date.now().toString(36)}.tmp`);
+  writeFileAtomic(file, Buffer.from(text), mode);
+}
+
+/** Replaces `file` with `bytes` atomically (see the module comment). */
+export function writeFileAtomic(file: string, bytes: Uint8Array, mode = 0o600): void {
+  const tmp = join(dirname(file), `.${String(process.pid)}.${randomBytes(4).toString('hex')}.tmp`);
   const fd = openSync(tmp, 'w', mode);
   try {
-    writeSync(fd, text);
+    // A write may take fewer bytes than given.
+    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
     fsyncSync(fd);
   } finally {
     closeSync(fd);

@@ -11,7 +11,8 @@
  * `{ "error": { status, messages } }` — the same text the node log gets.
  */
 import type { Readable } from 'node:stream';
-import type { z } from 'zod';
+import { z } from 'zod';
+import type { AnyOperation } from './server.js';
 
 /** `read`: any signed-in user (viewer or admin); `change`: admins (and root on the control socket). */
 export type Access = 'read' | 'change';
@@ -74,6 +75,12 @@ export interface Download {
   readonly contentType?: string;
 }
 
+/** The reply of an operation that only says how it went (an action, a delete, a confirmation). */
+export const ActionReply = z.object({ ok: z.boolean(), messages: z.array(z.string()) });
+
+/** A table of operations of different input and reply types, as the servers mount them. */
+export const operationTable = <A>(...ops: readonly unknown[]): AnyOperation<A>[] => ops as AnyOperation<A>[];
+
 /** Declares an operation, inferring its types from the schemas. */
 export function operation<A, P = undefined, Q = undefined, B = undefined, R = unknown>(o: Operation<A, P, Q, B, R>): Operation<A, P, Q, B, R> {
   return o;
@@ -90,3 +97,15 @@ export class OpError extends Error {
 export const refuse = (status: number, ...messages: string[]): never => {
   throw new OpError(status, messages);
 };
+
+/** The whole upload, refused past `max` bytes (small uploads — a license, a configuration export — held in memory). */
+export async function readBounded(stream: Readable, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of stream as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > max) { stream.destroy(); refuse(413, `the upload is larger than ${String(max)} bytes`); }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks);
+}

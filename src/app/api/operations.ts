@@ -10,13 +10,12 @@ import type { NodeApp } from '../node-app.js';
 import { StatusSchema } from './status-schema.js';
 import { ConfigChange, ConfigChangeReply, ConfigView } from '../config-edit.js';
 import { MAX_PASSWORD, ROLES, USER_NAME } from './users.js';
-import { operation, refuse } from './operation.js';
+import { ActionReply, operation, operationTable, refuse } from './operation.js';
 import { BACKUP_OPERATIONS } from './ops-backup.js';
 import type { AnyOperation } from './server.js';
 import { MONITOR_OPERATIONS } from './ops-monitor.js';
 import { SUPPORT_OPERATIONS } from './ops-support.js';
 
-const ActionReply = z.object({ ok: z.boolean(), messages: z.array(z.string()) });
 const UserParam = z.object({ name: z.string().regex(USER_NAME) }).strict();
 
 /** Users live in the replicated configuration root: a secondary's changes would be undone by the next resync. */
@@ -24,9 +23,8 @@ function usersOnPrimary(app: NodeApp): void {
   if (app.status()?.this_node.role === 'secondary') refuse(409, 'this node is the secondary: manage users on the primary (they are replicated to this node)');
 }
 
-const all = <A>(...ops: readonly unknown[]): AnyOperation<A>[] => ops as AnyOperation<A>[];
 
-export const OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
+export const OPERATIONS: readonly AnyOperation<NodeApp>[] = operationTable<NodeApp>(
   operation<NodeApp>({
     id: 'status', method: 'GET', path: '/status', access: 'read',
     summary: 'Cluster, node, next-hop and sync status of this node',

@@ -1,14 +1,12 @@
 /** Configuration export / import and the license, as operations (docs/configuration-backup.md, docs/license.md). */
 import { z } from 'zod';
-import { ConfirmReply, ExportReply, ExportRequest, ImportReply, ImportRequest, StageReply } from '../backup/service.js';
+import { ExportReply, ExportRequest, ImportReply, ImportRequest, StageReply } from '../backup/service.js';
 import { LicenseView } from '../license/service.js';
 import type { NodeApp } from '../node-app.js';
-import { operation, refuse } from './operation.js';
+import { ActionReply, operation, operationTable, refuse } from './operation.js';
 import type { AnyOperation } from './server.js';
 
-const all = <A>(...ops: readonly unknown[]): AnyOperation<A>[] => ops as AnyOperation<A>[];
-
-export const BACKUP_OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
+export const BACKUP_OPERATIONS: readonly AnyOperation<NodeApp>[] = operationTable<NodeApp>(
   operation({
     id: 'configExport', method: 'POST', path: '/config/export', access: 'change',
     summary: 'Export the configuration: plain (no secrets), encrypted with a password (AES-256-GCM, scrypt) or to an OpenPGP public key (both with the secrets)',
@@ -30,7 +28,7 @@ export const BACKUP_OPERATIONS: readonly AnyOperation<NodeApp>[] = all<NodeApp>(
   operation({
     id: 'configImportConfirm', method: 'POST', path: '/config/import/confirm', access: 'change',
     summary: 'Keep an imported configuration (otherwise its snapshot is restored when the time limit passes)',
-    reply: ConfirmReply,
+    reply: ActionReply,
     run: (app: NodeApp) => app.backup.confirm(),
   }),
   operation({

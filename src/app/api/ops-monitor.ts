@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { NodeApp } from '../node-app.js';
 import { AlertList, MonitorSchema } from '../monitor/monitor.js';
-import { operation, refuse } from './operation.js';
+import { ActionReply, operation, refuse } from './operation.js';
 
 export const MONITOR_OPERATIONS = [
   operation<NodeApp>({
@@ -21,7 +21,7 @@ export const MONITOR_OPERATIONS = [
   operation({
     id: 'alertTest', method: 'POST', path: '/alerts/test', access: 'change',
     summary: 'Raise a test alert: it goes to the log, the recent list and every configured webhook',
-    reply: z.object({ ok: z.boolean(), messages: z.array(z.string()) }),
+    reply: ActionReply,
     run: (app: NodeApp, { caller }) => {
       const a = app.alerts.raise('test', 'test', 'info', `test alert raised by ${caller.user} from ${caller.from}`);
       const hooks = app.alerts.pending().length;

@@ -18,7 +18,7 @@
  * `config` root, the license through the `license` root; the cluster key never).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -26,14 +26,14 @@ import { z } from 'zod';
 import {
   ArchiveRefused, checkPassword, open, openGpg, pack, seal, sealGpg, sealingOf, unpack, type Archive, type ArchiveFile, type Sealing,
 } from '../../adapters/backup/archive.js';
-import { readJson, writeJsonAtomic } from '../../adapters/state/store.js';
+import { ensureDir, readJson, writeFileAtomic, writeJsonAtomic } from '../../adapters/state/store.js';
 import { readClusterKey, MIN_KEY_BYTES } from '../../config/load.js';
 import { migrateText } from '../../config/migrate-file.js';
 import { parseConfig } from '../../config/parse.js';
 import { formatConfigError, type TandemConfig } from '../../config/types.js';
 import { CONFIG_SCHEMA } from '../../core/compat.js';
 import { compareVersions, parseVersion } from '../../core/firmware/semver.js';
-import { OpError, refuse } from '../api/operation.js';
+import { ActionReply, OpError, readBounded, refuse } from '../api/operation.js';
 import { USERS_FILE } from '../api/users.js';
 import { CONFIG_EXPORTS_FILE } from '../firmware/service.js';
 import { LICENSE_FILE } from '../license/service.js';
@@ -79,7 +79,6 @@ export const ImportReply = z.object({
 });
 export type ImportReply = z.infer<typeof ImportReply>;
 
-export const ConfirmReply = z.object({ ok: z.boolean(), messages: z.array(z.string()) });
 
 export interface ConfigBackupOptions {
   readonly nodeName: string;
@@ -178,14 +177,7 @@ export class ConfigBackupService {
     for (const f of readdirSync(this.dir)) {
       if (f.startsWith('upload-') && statSync(join(this.dir, f)).mtimeMs < this.now() - 3600_000) rmSync(join(this.dir, f), { force: true });
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of upload as AsyncIterable<Buffer>) {
-      size += c.length;
-      if (size > MAX_IMPORT_BYTES) { upload.destroy(); refuse(413, `the file is larger than ${String(MAX_IMPORT_BYTES)} bytes`); }
-      chunks.push(c);
-    }
-    const bytes = Buffer.concat(chunks);
+    const bytes = await readBounded(upload, MAX_IMPORT_BYTES);
     const sealing = sealingOf(bytes) ?? refuse(400, 'not a Tandem configuration export (neither gzip, an encrypted export nor an OpenPGP message)');
     const id = randomBytes(8).toString('hex');
     writeBytesAtomic(join(this.dir, `upload-${id}`), bytes, 0o600);
@@ -383,7 +375,7 @@ export class ConfigBackupService {
   }
 
   /** Keeps the imported configuration: the snapshot is dropped. */
-  confirm(): Promise<z.infer<typeof ConfirmReply>> {
+  confirm(): Promise<z.infer<typeof ActionReply>> {
     return this.exclusive(() => {
       const p = this.pending() ?? refuse(409, 'no imported configuration waits for confirmation');
       if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
@@ -415,20 +407,10 @@ function sameFile(path: string, bytes: Buffer): boolean {
   try { return readFileSync(path).equals(bytes); } catch { return false; }
 }
 
-/** Replaces `file` with `bytes` atomically (temporary file, fsync, rename, fsync of the directory). */
-export function writeBytesAtomic(file: string, bytes: Buffer, mode: number): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = join(dirname(file), `.${String(process.pid)}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const d = openSync(dirname(file), 'r');
-  try { fsyncSync(d); } finally { closeSync(d); }
+/** Replaces `file` with `bytes` atomically, making its directory first (an import may bring a file the node never had). */
+function writeBytesAtomic(file: string, bytes: Buffer, mode: number): void {
+  ensureDir(dirname(file));
+  writeFileAtomic(file, bytes, mode);
 }
 
 /** A minimal line diff (longest common subsequence): `- old`, `+ new` lines; long files summarized. */

@@ -14,7 +14,7 @@ import { LicenseRefused, licenseDocumentOf, MAX_LICENSE_BYTES, verifyLicense, ty
 import { writeTextAtomic } from '../../adapters/state/store.js';
 import type { TandemConfig } from '../../config/types.js';
 import { licenseCovers, licenseState, licenseWarnings, LIMIT_TYPES, type LicenseFields } from '../../core/license.js';
-import { OpError, refuse } from '../api/operation.js';
+import { OpError, readBounded, refuse } from '../api/operation.js';
 
 /** The installed license, in the `license` root. */
 export const LICENSE_FILE = 'license.lic';
@@ -134,14 +134,3 @@ export class LicenseService {
   }
 }
 
-/** The whole upload, refused past `max` bytes (a license is small: nothing is streamed to disk). */
-export async function readBounded(stream: Readable, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of stream as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > max) { stream.destroy(); refuse(413, `the upload is larger than ${String(max)} bytes`); }
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks);
-}

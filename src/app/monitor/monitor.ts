@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { cpuBusyPercent, cpuTimes, disks, load, machineUptimeSeconds, memory, type CpuTimes } from '../../adapters/host/host-stats.js';
 import { StatusSchema } from '../api/status-schema.js';
 import type { StatusView } from '../node-app.js';
-import type { Alert, AlertService } from './alerts.js';
+import type { AlertService } from './alerts.js';
 import { issuesOf } from './issues.js';
 
 export type HookName = 'on_primary' | 'on_secondary';
@@ -92,7 +92,7 @@ export class SystemMonitor {
     return this.cpuBusy;
   }
 
-  /** The issues now; null while the node starts. */
+  /** The issues now (a single one while the node starts). */
   issues(): string[] {
     const s = this.o.status();
     return s === null ? ['the node is starting'] : this.issuesFor(s, disks());
@@ -115,7 +115,7 @@ export class SystemMonitor {
         disks: d,
       },
       services: [...this.hooks.values()],
-      alerts: this.o.alerts.recent(recentAlerts) satisfies Alert[],
+      alerts: this.o.alerts.recent(recentAlerts),
       issues: this.issuesFor(status, d),
     };
   }

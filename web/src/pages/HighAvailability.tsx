@@ -233,20 +233,29 @@ function NextHops({ view, status, onSaved }: { view: SettingsView; status: Statu
   );
 }
 
-function Heartbeat({ view, onSaved }: { view: SettingsView; onSaved: () => void }): ReactNode {
-  const { readOnly } = useConsole();
-  const [chosen, setChosen] = useState<string[]>(view.heartbeat);
+/** Saving one part of the settings: the node's reply (the loader's errors, or what was applied) and a failed request. */
+function useSettingsChange(onSaved: () => void): {
+  reply: SettingsReply | null; error: unknown; setError: (e: unknown) => void; save: (change: object) => Promise<void>;
+} {
   const [reply, setReply] = useState<SettingsReply | null>(null);
   const [error, setError] = useState<unknown>(null);
-  useEffect(() => { setChosen(view.heartbeat); }, [view]);
-  const save = async (): Promise<void> => {
+  const save = async (change: object): Promise<void> => {
     setError(null);
     try {
-      const r = await api<SettingsReply>('PUT', '/api/settings', { heartbeat: chosen });
+      const r = await api<SettingsReply>('PUT', '/api/settings', change);
       setReply(r);
       if (r.ok) onSaved();
     } catch (err) { setError(err); }
   };
+  return { reply, error, setError, save };
+}
+
+function Heartbeat({ view, onSaved }: { view: SettingsView; onSaved: () => void }): ReactNode {
+  const { readOnly } = useConsole();
+  const [chosen, setChosen] = useState<string[]>(view.heartbeat);
+  const { reply, error, save: change } = useSettingsChange(onSaved);
+  useEffect(() => { setChosen(view.heartbeat); }, [view]);
+  const save = (): Promise<void> => change({ heartbeat: chosen });
   return (
     <Section title="Redundant heartbeat">
       <form onSubmit={(e) => { e.preventDefault(); void save(); }}>
@@ -272,18 +281,12 @@ function Heartbeat({ view, onSaved }: { view: SettingsView; onSaved: () => void 
 function RateLimit({ view, onSaved }: { view: SettingsView; onSaved: () => void }): ReactNode {
   const { readOnly } = useConsole();
   const [value, setValue] = useState(String(view.resync_rate_mbit));
-  const [reply, setReply] = useState<SettingsReply | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { reply, error, setError, save: change } = useSettingsChange(onSaved);
   useEffect(() => { setValue(String(view.resync_rate_mbit)); }, [view]);
   const save = async (): Promise<void> => {
-    setError(null);
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n) || n < 0) { setError(new Error('the rate must be a number of Mbit/s, 0 or more')); return; }
-    try {
-      const r = await api<SettingsReply>('PUT', '/api/settings', { resync_rate_mbit: n });
-      setReply(r);
-      if (r.ok) onSaved();
-    } catch (err) { setError(err); }
+    await change({ resync_rate_mbit: n });
   };
   return (
     <Section title="Sync rate limit">
