@@ -129,6 +129,8 @@ describe('the web console in Chromium against two real nodes (issue 9)', { skip,
         await shot(p, 'high-availability');
         await open(p, 'System Monitor');
         await p.getByTestId('monitor-next-hops').filter({ hasText: '192.0.2.100' }).waitFor({ timeout: 10_000 });
+        await p.getByTestId('issues').or(p.getByTestId('issues-none')).waitFor();
+        await p.getByTestId('alerts').or(p.getByTestId('alerts-none')).waitFor();
 
         // ---- The other pages.
         await open(p, 'Firmwares');
@@ -141,11 +143,16 @@ describe('the web console in Chromium against two real nodes (issue 9)', { skip,
         await shot(p, 'version-details');
         await open(p, 'System control');
         await shot(p, 'system-control');
-        for (const [title, file] of [['License', 'license'], ['Export / Import configuration', 'config'], ['Core files', 'core-files']] as const) {
-          await open(p, title);
-          await p.getByTestId('not-available').or(p.getByTestId('placeholder-data')).waitFor();
-          await shot(p, file);
-        }
+        await open(p, 'License');
+        await p.getByTestId('license-none').waitFor();
+        await shot(p, 'license');
+        await open(p, 'Export / Import configuration');
+        await p.getByRole('button', { name: 'Export', exact: true }).click();
+        assert.match(await p.getByTestId('export-done').innerText(), /-\d{8}T\d{4}\.config \(plain, \d+ bytes/);
+        await shot(p, 'config');
+        await open(p, 'Core files');
+        await p.getByTestId('cores-none').waitFor();
+        await shot(p, 'core-files');
         await open(p, 'System Monitor');
         await p.getByRole('button', { name: /^Other node/ }).click();
         await p.locator('[data-badge=this-role]').filter({ hasText: 'secondary' }).waitFor({ timeout: 10_000 });

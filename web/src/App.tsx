@@ -15,7 +15,9 @@ import { HighAvailability } from './pages/HighAvailability.js';
 import { Firmwares } from './pages/Firmwares.js';
 import { VersionDetails } from './pages/VersionDetails.js';
 import { SystemControl } from './pages/SystemControl.js';
-import { Placeholder } from './pages/Placeholder.js';
+import { ConfigBackup } from './pages/ConfigBackup.js';
+import { CoreFiles } from './pages/CoreFiles.js';
+import { License } from './pages/License.js';
 
 interface PageDef { readonly path: string; readonly title: string; readonly group: string | null; readonly render: () => ReactNode }
 
@@ -24,10 +26,10 @@ export const PAGES: readonly PageDef[] = [
   { path: '/ha', title: 'High Availability', group: 'Basic Settings', render: () => <HighAvailability /> },
   { path: '/firmware', title: 'Firmwares', group: 'Basic Settings > System', render: () => <Firmwares /> },
   { path: '/version', title: 'Version details', group: 'Basic Settings > System', render: () => <VersionDetails /> },
-  { path: '/license', title: 'License', group: 'Basic Settings > System', render: () => <Placeholder title="License" endpoint="/api/license" what="the license of this cluster" /> },
-  { path: '/config', title: 'Export / Import configuration', group: 'Basic Settings > System', render: () => <Placeholder title="Export / Import configuration" endpoint="/api/config/exports" what="configuration exports and imports" /> },
+  { path: '/license', title: 'License', group: 'Basic Settings > System', render: () => <License /> },
+  { path: '/config', title: 'Export / Import configuration', group: 'Basic Settings > System', render: () => <ConfigBackup /> },
   { path: '/system', title: 'System control', group: 'Basic Settings > System', render: () => <SystemControl /> },
-  { path: '/cores', title: 'Core files', group: 'Troubleshooting', render: () => <Placeholder title="Core files" endpoint="/api/cores" what="the core files this node kept" /> },
+  { path: '/cores', title: 'Core files', group: 'Troubleshooting', render: () => <CoreFiles /> },
 ];
 
 export function App(): ReactNode {

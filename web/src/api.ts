@@ -132,17 +132,24 @@ export function upload<R>(path: string, file: Blob, onSent: (sent: number, total
         } catch (err) { settled = true; reject(err instanceof Error ? err : new Error(String(err))); }
       }
     };
+    // A long operation streams NDJSON progress; any other upload answers with one JSON reply.
+    const streaming = (): boolean => (xhr.getResponseHeader('content-type') ?? '').includes('ndjson');
     xhr.open('POST', path);
     xhr.setRequestHeader('content-type', 'application/octet-stream');
     xhr.setRequestHeader(CSRF_HEADER, csrf);
     xhr.upload.onprogress = (e) => { onSent(e.loaded, e.lengthComputable ? e.total : file.size); };
-    xhr.onprogress = drain;
+    xhr.onprogress = () => { if (streaming()) drain(); };
     xhr.onload = () => {
       if (xhr.status >= 400) {
         let body: unknown = null;
         try { body = JSON.parse(xhr.responseText) as unknown; } catch { /* not JSON */ }
         settled = true;
         reject(new ApiError(xhr.status, messagesOf(body, `${String(xhr.status)} ${xhr.statusText}`)));
+        return;
+      }
+      if (!streaming()) {
+        settled = true;
+        try { resolve(JSON.parse(xhr.responseText) as R); } catch { reject(new ApiError(502, ['the node answered something that is not JSON'])); }
         return;
       }
       drain();

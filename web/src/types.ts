@@ -6,6 +6,10 @@ import type { z } from 'zod';
 import type { StatusSchema } from '../../src/app/api/status-schema.js';
 import type { Checklist, FirmwareList, Notes, TestReport, UpgradeState, UploadResult, Versions, ActivateReply, SlotRow, Check } from '../../src/app/firmware/schemas.js';
 import type { ControlAction } from '../../src/adapters/control/protocol.js';
+import type { LicenseView } from '../../src/app/license/service.js';
+import type { ExportReply, ImportReply, StageReply } from '../../src/app/backup/service.js';
+import type { CoreList } from '../../src/app/api/ops-support.js';
+import type { AlertList, MonitorSchema } from '../../src/app/monitor/monitor.js';
 
 export type Status = z.infer<typeof StatusSchema>;
 export type FirmwareListT = z.infer<typeof FirmwareList>;
@@ -19,6 +23,13 @@ export type UploadResultT = z.infer<typeof UploadResult>;
 export type ActivateReplyT = z.infer<typeof ActivateReply>;
 export type ChecklistT = z.output<typeof Checklist>;
 export type Action = z.input<typeof ControlAction>;
+export type LicenseViewT = z.infer<typeof LicenseView>;
+export type ExportReplyT = z.infer<typeof ExportReply>;
+export type ImportReplyT = z.infer<typeof ImportReply>;
+export type StageReplyT = z.infer<typeof StageReply>;
+export type CoreListT = z.infer<typeof CoreList>;
+export type AlertListT = z.infer<typeof AlertList>;
+export type MonitorT = z.infer<typeof MonitorSchema>;
 
 /** GET /api/settings (src/app/config-edit.ts ConfigView). */
 export interface SettingsView {

@@ -2,17 +2,18 @@
 import { z } from 'zod';
 import type { NodeApp } from '../node-app.js';
 import { CORE_NAME } from '../support/cores.js';
-import { operation } from './operation.js';
+import { ActionReply, operation } from './operation.js';
 import type { AnyOperation } from './server.js';
 
 const CoreParam = z.object({ name: z.string().regex(CORE_NAME, 'not a core file name (one file name of the core directory; see tandem core list)') }).strict();
 const Download = z.unknown();
+export const CoreList = z.object({ directory: z.string(), files: z.array(z.object({ name: z.string(), size: z.number().int(), time: z.string(), program: z.string().nullable() })) });
 
 export const SUPPORT_OPERATIONS: readonly AnyOperation<NodeApp>[] = [
   operation({
     id: 'coreList', method: 'GET', path: '/cores', access: 'read',
     summary: 'The core files in the core directory: name, size, time, the program when known',
-    reply: z.object({ directory: z.string(), files: z.array(z.object({ name: z.string(), size: z.number().int(), time: z.string(), program: z.string().nullable() })) }),
+    reply: CoreList,
     run: (app: NodeApp) => ({ directory: app.support.cores.directory, files: app.support.cores.list() }),
   }),
   operation({
@@ -24,7 +25,7 @@ export const SUPPORT_OPERATIONS: readonly AnyOperation<NodeApp>[] = [
   operation({
     id: 'coreDelete', method: 'DELETE', path: '/cores/:name', access: 'change',
     summary: 'Delete a core file',
-    params: CoreParam, reply: z.object({ ok: z.boolean(), messages: z.array(z.string()) }),
+    params: CoreParam, reply: ActionReply,
     run: (app: NodeApp, { params }) => app.support.cores.remove(params.name),
   }),
   operation({

@@ -4,12 +4,12 @@
  * node's event stream (the other node's view is asked for over the HA link every second).
  */
 import type { ReactNode } from 'react';
-import { ApiError, bytes, get } from '../api.js';
+import { bytes, get } from '../api.js';
 import { ago, Badge, clusterTone, ErrorNotice, Fields, Link, Notice, Progress, reachText, reachTone, roleTone, Section, SideSwitch } from '../components.js';
 import { useConsole } from '../context.js';
 import { useSideStatus } from '../hooks.js';
 import { usePoll } from '../live.js';
-import type { LogLine, Status } from '../types.js';
+import type { AlertListT, LogLine, MonitorT, Status } from '../types.js';
 
 export function Monitor(): ReactNode {
   const { side, setSide, live } = useConsole();
@@ -22,6 +22,7 @@ export function Monitor(): ReactNode {
       </div>
       <ErrorNotice error={error} />
       {status === null ? <p className="muted">Waiting for the node's status…</p> : <MonitorBody s={status} />}
+      {side === 'this' && <Host />}
       <Alerts log={live.log} />
     </>
   );
@@ -123,16 +124,52 @@ export function NextHopsSection({ s }: { s: Status }): ReactNode {
   );
 }
 
-/** Alerts: GET /api/alerts when this firmware has it; and the node's warnings as they happen. */
+/** This node's issues and machine (GET /api/monitor): what the upgrade checklist reads as "no issues". */
+function Host(): ReactNode {
+  const m = usePoll(() => get<MonitorT>('/api/monitor'), 5000);
+  if (m.error !== null) return <ErrorNotice error={m.error} />;
+  if (m.data === null) return null;
+  const h = m.data.host;
+  return (
+    <div className="grid">
+      <Section title="Issues" id="issues">
+        {m.data.issues.length === 0 ? <p data-testid="issues-none">No issues.</p>
+          : <ul data-testid="issues">{m.data.issues.map((i) => <li key={i}>{i}</li>)}</ul>}
+      </Section>
+      <Section title="Machine">
+        <Fields rows={[
+          ['Uptime', `${String(Math.floor(h.uptime_s / 3600))} h (daemon ${String(Math.floor(h.daemon_uptime_s / 60))} min)`],
+          ['Load', `${h.load.map((x) => x.toFixed(2)).join(' ')} on ${String(h.cpu.cores)} cores`],
+          ['CPU', h.cpu.busy_percent === null ? 'measuring' : `${String(h.cpu.busy_percent)} % busy`],
+          ['Memory', `${bytes(h.memory.total - h.memory.available)} of ${bytes(h.memory.total)} (${String(h.memory.used_percent)} %)`],
+          ...h.disks.map((d) => [`Disk ${d.mount}`, `${bytes(d.used)} of ${bytes(d.size)} (${String(d.used_percent)} %)`] as const),
+          ...m.data.services.map((s) => [`Hook ${s.hook}`, `${s.state} since ${s.since}${s.detail === '' ? '' : `: ${s.detail}`}`] as const),
+        ]} />
+      </Section>
+    </div>
+  );
+}
+
+/** Alerts (GET /api/alerts, with their delivery to the webhooks), and the node's warnings as they happen. */
 function Alerts({ log }: { log: readonly LogLine[] }): ReactNode {
-  const alerts = usePoll(() => get<unknown>('/api/alerts'), 5000);
-  const missing = alerts.error instanceof ApiError && alerts.error.status === 404;
+  const alerts = usePoll(() => get<AlertListT>('/api/alerts?limit=20'), 5000);
   const recent = log.filter((l) => l.level === 'warn' || l.level === 'error').slice(-15).reverse();
+  const a = alerts.data;
   return (
     <Section title="Alerts" id="alerts">
-      {missing ? <p className="muted" data-testid="alerts-missing">The alert list is not available on this firmware.</p>
-        : alerts.error !== null ? <ErrorNotice error={alerts.error} />
-          : <AlertList value={alerts.data} />}
+      {alerts.error !== null ? <ErrorNotice error={alerts.error} />
+        : a === null ? <p className="muted">Loading…</p>
+          : a.alerts.length === 0 ? <p className="muted" data-testid="alerts-none">No alerts.</p>
+            : (
+              <ul className="log" data-testid="alerts">
+                {[...a.alerts].reverse().map((x) => (
+                  <li key={x.id} className={x.level}><time>{x.time.slice(0, 19).replace('T', ' ')}</time> <strong>{`${x.source}/${x.event}`}</strong> {x.message}</li>
+                ))}
+              </ul>
+            )}
+      {a?.delivery.filter((d) => d.waiting > 0).map((d) => (
+        <Notice tone="warn" key={d.webhook}>{`webhook ${d.webhook}: ${String(d.waiting)} alert(s) waiting${d.lastError === null ? '' : ` (${d.lastError})`}`}</Notice>
+      ))}
       <h3>Warnings since this page opened</h3>
       {recent.length === 0 ? <p className="muted">None.</p> : (
         <ul className="log">
@@ -140,27 +177,5 @@ function Alerts({ log }: { log: readonly LogLine[] }): ReactNode {
         </ul>
       )}
     </Section>
-  );
-}
-
-type Row = Record<string, unknown>;
-function AlertList({ value }: { value: unknown }): ReactNode {
-  if (value === null) return <p className="muted">Loading…</p>;
-  const list: unknown = Array.isArray(value) ? value : (value as { alerts?: unknown; items?: unknown }).alerts ?? (value as { items?: unknown }).items;
-  if (!Array.isArray(list)) return <pre className="json">{JSON.stringify(value, null, 2)}</pre>;
-  if (list.length === 0) return <p className="muted" data-testid="alerts-none">No alerts.</p>;
-  const text = (r: Row, ...keys: string[]): string => {
-    for (const k of keys) if (typeof r[k] === 'string' || typeof r[k] === 'number') return String(r[k]);
-    return '';
-  };
-  return (
-    <ul className="log">
-      {(list as Row[]).map((r, i) => (
-        <li key={i} className={text(r, 'level', 'severity')}>
-          <time>{text(r, 'time', 'at', 'created')}</time> <strong>{text(r, 'event', 'kind', 'type')}</strong> {text(r, 'message', 'msg', 'text', 'summary')}
-          {text(r, 'state', 'status') !== '' && <> <Badge tone="muted">{text(r, 'state', 'status')}</Badge></>}
-        </li>
-      ))}
-    </ul>
   );
 }
