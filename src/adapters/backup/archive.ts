@@ -10,9 +10,10 @@
  *   additional data, so a changed byte anywhere fails authentication.
  * - gpg: an OpenPGP message (binary) whose literal data is the gzip stream.
  */
-import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
+import { scryptKey } from '../crypto/password.js';
 import { z } from 'zod';
 
 export const MAGIC = Buffer.from('TNDMCFG1', 'ascii');
@@ -83,11 +84,7 @@ export function checkPassword(password: string): void {
   if (n < MIN_EXPORT_PASSWORD || n > MAX_EXPORT_PASSWORD) throw new ArchiveRefused(`password: ${String(MIN_EXPORT_PASSWORD)} to ${String(MAX_EXPORT_PASSWORD)} characters, not ${String(n)}`);
 }
 
-function deriveKey(password: string, salt: Buffer, k: { N: number; r: number; p: number }): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFC'), salt, 32, { N: k.N, r: k.r, p: k.p, maxmem: KDF_LIMITS.mem }, (err, key) => { if (err === null) resolve(key); else reject(err); });
-  });
-}
+const deriveKey = (password: string, salt: Buffer, k: { N: number; r: number; p: number }): Promise<Buffer> => scryptKey(password, salt, k, KDF_LIMITS.mem);
 
 export const pack = (a: Archive): Buffer => gzipSync(Buffer.from(JSON.stringify(a), 'utf8'));
 

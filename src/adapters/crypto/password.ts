@@ -10,13 +10,16 @@ const P = 1;
 const KEY_BYTES = 32;
 const MAXMEM = 256 * 1024 * 1024;
 
-function derive(password: string, salt: Buffer, logN: number, r: number, p: number): Promise<Buffer> {
+/** A 32-byte scrypt key of a password (NFC-normalized, so the same text typed anywhere gives the same key). */
+export function scryptKey(password: string, salt: Buffer, cost: { readonly N: number; readonly r: number; readonly p: number }, maxmem = MAXMEM): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    scrypt(password.normalize('NFC'), salt, KEY_BYTES, { N: 2 ** logN, r, p, maxmem: MAXMEM }, (err, key) => {
+    scrypt(password.normalize('NFC'), salt, KEY_BYTES, { ...cost, maxmem }, (err, key) => {
       if (err === null) resolve(key); else reject(err);
     });
   });
 }
+
+const derive = (password: string, salt: Buffer, logN: number, r: number, p: number): Promise<Buffer> => scryptKey(password, salt, { N: 2 ** logN, r, p });
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
