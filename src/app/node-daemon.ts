@@ -173,7 +173,8 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     report: (syncState, ifPeerLost, adopt) => {
       // A change of the data's state is an alert; the state it started in is not.
       if (lastSyncState !== null && syncState !== lastSyncState) {
-        alerts.raise('sync', 'sync-state', SYNC_ALERT_LEVEL[syncState], `data ${lastSyncState} → ${syncState}`);
+        const message = `data ${lastSyncState} → ${syncState}`;
+        setImmediate(() => { alerts.raise('sync', 'sync-state', SYNC_ALERT_LEVEL[syncState], message); });
       }
       lastSyncState = syncState;
       queueMicrotask(() => { feed({ kind: 'sync', at: instant(), state: syncState, ifPeerLost, adopt }); });
@@ -287,8 +288,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
         case 'announce': vips.announce(); break;
         case 'persist': writeJsonAtomic(stateFile, e.persisted); break;
         case 'log': log.log(e.level, e.event, e.message); break;
-        // The core has logged it already (its own log effect): the alert goes to the list and the webhooks.
-        case 'alert': alerts.raise('ha', e.event, alertLevel(e.level), e.message, { logged: true }); break;
+        // The core has logged it already (its own log effect): the alert goes to the list and the
+        // webhooks once this step is done — its files are written with fsync, never inside the HA step.
+        case 'alert': setImmediate(() => { alerts.raise('ha', e.event, alertLevel(e.level), e.message, { logged: true }); }); break;
         case 'reboot-node': command(config.commands.reboot, 'reboot'); break;
         case 'shutdown-node': command(config.commands.shutdown, 'shutdown'); break;
         case 'stop-process': shutdown(0); break;

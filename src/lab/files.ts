@@ -19,7 +19,7 @@ export interface LabFileParams {
   readonly nodeBinary: string;
   /** `sync.resync_rate_mbit` (0 = unlimited); the configuration's default when absent. */
   readonly resyncRateMbit?: number;
-  /** The `firmware` section: trusted public key files, trial limits; left out when absent. */
+  /** The `firmware` section (trusted public key files, trial limits) and the license's vendor keys; left out when absent. */
   readonly firmware?: LabFirmware;
 }
 
@@ -27,6 +27,8 @@ export interface LabFirmware {
   readonly trustedKeys?: readonly string[];
   readonly trialTimeoutS?: number;
   readonly trialAttempts?: number;
+  /** `license.vendor_keys`: the public key files whose licenses the nodes accept (the Test's LTS check). */
+  readonly licenseVendorKeys?: readonly string[];
 }
 
 export const CONFIG_FILE = 'cluster.yaml';
@@ -94,6 +96,7 @@ function firmwareYaml(f: LabFirmware | undefined): string[] {
     ...(f.trustedKeys === undefined ? [] : [`  trusted_keys: ${list(f.trustedKeys)}`]),
     ...(f.trialTimeoutS === undefined ? [] : [`  trial_timeout_s: ${String(f.trialTimeoutS)}`]),
     ...(f.trialAttempts === undefined ? [] : [`  trial_attempts: ${String(f.trialAttempts)}`]),
+    ...(f.licenseVendorKeys === undefined ? [] : ['license:', `  vendor_keys: ${list(f.licenseVendorKeys)}`]),
   ];
 }
 

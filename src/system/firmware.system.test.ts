@@ -7,20 +7,21 @@
  * condition with a generous deadline; the longest reply gap is printed, not judged.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sendAction } from '../adapters/control/client.js';
 import { ClientProbe, type ClientReply } from '../lab/client-probe.js';
-import type { Lab, NodeName } from '../lab/lab.js';
+import { REPO_ROOT, type Lab, type NodeName } from '../lab/lab.js';
 import { build, keygen, neverHealthyTree, type Keys } from '../lab/firmware.js';
 import { cannotRun, rootsOf, sleep, status, steady, tandem, VIP, waitFor, withLab } from './support.js';
 
 const skip = cannotRun() ?? false;
 const TRIAL_TIMEOUT_S = 30;
 
-interface Bundles { readonly keys: Keys; readonly v100: string; readonly v110: string; readonly bad: string }
+interface Bundles { readonly keys: Keys; /** The license vendor's key (the LTS release needs a license). */ readonly vendor: Keys; readonly v100: string; readonly v110: string; readonly bad: string }
 
 const versionOf = async (lab: Lab, node: NodeName): Promise<string | undefined> => (await status(lab, node)).this_node.firmware?.version;
 
@@ -80,6 +81,7 @@ describe('firmware: signed bundles, trial boot, fallback and the rolling cluster
     const keys = keygen(join(dir, 'keys'));
     bundles = {
       keys,
+      vendor: keygen(join(dir, 'vendor')),
       v100: build({ keys, version: '1.0.0', type: 'lts', out: join(dir, 'tandem-1.0.0.tfw'), notes: 'First LTS.\n' }),
       v110: build({ keys, version: '1.1.0', type: 'feature', out: join(dir, 'tandem-1.1.0.tfw') }),
       bad: build({ keys, version: '1.2.0', type: 'feature', out: join(dir, 'tandem-1.2.0.tfw'), from: neverHealthyTree(join(dir, 'bad-tree')) }),
@@ -90,6 +92,19 @@ describe('firmware: signed bundles, trial boot, fallback and the rolling cluster
   it('1.0.0 on both; a firmware that never becomes healthy falls back and the cluster stays on 1.0.0; then 1.1.0 by cluster upgrade under load: nothing confirmed lost, one planned handover', async () => {
     await withLab('default', async (lab) => {
       let { primary, secondary } = await steady(lab);
+
+      // 1.0.0 is an LTS release: its Test needs a license issued for LTS 1.0, installed on the
+      // primary and replicated to the secondary through the license root.
+      const lic = join(dir, 'lts-1.0.lic');
+      // The vendor's tool, run where the vendor keeps its key (here: this machine).
+      execFileSync(process.execPath, [join(REPO_ROOT, 'dist/cli/tandem.js'), 'license', 'sign', '--key', bundles.vendor.key, '--customer', 'Test customer',
+        '--serial', 'T-0001', '--limit-type', 'hosts', '--limit', '2', '--valid-from', '2026-01-01', '--valid-to', '2099-12-31', '--lts', '1.0', '--out', lic], { stdio: 'pipe' });
+      const installed = await tandem(lab, primary, ['license', 'install', lic]);
+      assert.equal(installed.code, 0, installed.stderr);
+      await waitFor('the license on the secondary', 20_000, async () => {
+        const shown = JSON.parse((await tandem(lab, secondary, ['license', 'show', '--json'])).stdout) as { state: string };
+        return shown.state === 'valid' ? true : undefined;
+      });
 
       // Factory → 1.0.0 (LTS) by the rolling upgrade; the bundle reaches the secondary through data sync.
       const first = await upgrade(lab, primary, bundles.v100);
@@ -144,6 +159,6 @@ describe('firmware: signed bundles, trial boot, fallback and the rolling cluster
       const held = new Set(existsSync(ledger) ? readdirSync(ledger) : []);
       const lost = writer.confirmed.filter((r) => !held.has(r));
       assert.deepEqual(lost, [], 'every barrier-confirmed record is on the primary');
-    }, { firmware: { trustedKeys: [bundles.keys.pub], trialTimeoutS: TRIAL_TIMEOUT_S } });
+    }, { firmware: { trustedKeys: [bundles.keys.pub], trialTimeoutS: TRIAL_TIMEOUT_S, licenseVendorKeys: [bundles.vendor.pub] } });
   });
 });
