@@ -84,6 +84,9 @@ function loadOrThrow(file: string, node: string): TandemConfig {
 
 export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   let config = loadOrThrow(opts.configFile, opts.nodeName);
+  // The HTTPS API (started once the application layer is wired, below) and its restarts in order.
+  let api: FastifyInstance | null = null;
+  let apiRestart: Promise<void> = Promise.resolve();
   /** The text `config` was loaded from. */
   let loadedText = readFileSync(opts.configFile, 'utf8');
   const key = readClusterKey(config);
@@ -329,19 +332,8 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     nodeName: opts.nodeName, stateDir: self.stateDir, configFile: opts.configFile, config: () => config,
     configRoot, licenseRoot: roots.get('license') ?? join(self.stateDir, 'store', 'license'),
     firmwareVersion: firmware.version, role: () => state?.role ?? null, frozen: () => upgrade.frozen(),
-    // Applied like any configuration change (reload, published for the secondary); a changed
-    // management address (api) restarts the HTTPS API on it.
-    apply: async () => {
-      const before = JSON.stringify(config.api);
-      const r = reload();
-      const messages = [...r.messages];
-      if (r.ok && JSON.stringify(config.api) !== before) {
-        await api?.close();
-        api = await startApi(config, config.nodes[opts.nodeName] ?? self, app, events, recordAudit, log);
-        messages.push(`info: the HTTPS API restarted on ${config.api.listen === null ? 'nothing (off)' : `${config.api.listen.host}:${String(config.api.listen.port)}`}`);
-      }
-      return { ok: r.ok, messages };
-    },
+    // Applied like any configuration change (reload, published for the secondary).
+    apply: () => Promise.resolve(reload()),
     log: (level, message) => { log.log(level, 'config', message); },
   });
   const audit = new AuditLog(self.stateDir);
@@ -408,7 +400,20 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     },
   };
   const control = await startControlSocket(join(self.stateDir, CONTROL_SOCKET), app, OPERATIONS, recordAudit);
-  let api = await startApi(config, self, app, events, recordAudit, log);
+  api = await startApi(config, self, app, events, recordAudit, log);
+  /**
+   * Moves the HTTPS API to the configuration's address. Not awaited by the request that changed
+   * it: closing waits for the requests in flight — that one among them — so its reply is sent
+   * on the old address first (open event streams are ended, see https.ts).
+   */
+  function restartApi(): void {
+    const node = config.nodes[opts.nodeName];
+    if (node === undefined) return; // a configuration without this node is refused before this
+    apiRestart = apiRestart.then(async () => {
+      await api?.close();
+      api = await startApi(config, node, app, events, recordAudit, log);
+    });
+  }
   // An import left unconfirmed before a restart rolls back when its time is up.
   backup.resume();
   pushStatus = () => { if (events.subscribers > 0) events.statusNow(app.status()); };
@@ -439,9 +444,15 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   /** Re-reads the configuration and applies it live; a refused file leaves the running one. */
   function reload(): ActionReply {
     try {
+      const apiBefore = JSON.stringify(config.api);
       const next = reloadConfig();
       const messages = [...said(feed({ kind: 'config', at: instant(), config: next })), 'info: configuration reloaded'];
       sync.setResyncRate(config.sync.resyncRateBytesPerSec);
+      if (JSON.stringify(config.api) !== apiBefore) {
+        restartApi();
+        const listen = config.api.listen;
+        messages.push(`info: the HTTPS API restarts on ${listen === null ? 'nothing (api.listen: off)' : `${listen.host}:${String(listen.port)}`} once this reply is sent`);
+      }
       if (state?.role === 'primary') publish();
       return { ok: true, messages };
     } catch (err) {

@@ -6,7 +6,7 @@
  */
 import { dirname, relative, resolve, sep } from 'node:path';
 import {
-  formatIpv4, inSubnet, networkOrBroadcastReason, parseBareIpv4, parseCidr, sameSubnet, subnetText, type Cidr,
+  formatIpv4, inSubnet, ipv4Number, networkOrBroadcastReason, parseBareIpv4, parseCidr, sameSubnet, subnetText, type Cidr,
 } from './ipv4.js';
 import { fieldPath } from './schema.js';
 import type { ConfigError } from './types.js';
@@ -67,14 +67,17 @@ class Checker {
   }
 }
 
-/** `api.listen`: "off", "PORT", "ADDRESS" or "ADDRESS:PORT", IPv4, port 1–65535. */
+/**
+ * `api.listen`: "off", "PORT", "ADDRESS" or "ADDRESS:PORT", IPv4, port 1–65535. Any IPv4 address
+ * a socket can bind is fine here — loopback (an API for local tools only) and 0.0.0.0 included.
+ */
 function checkApiListen(c: Checker, listen: unknown): void {
   if (typeof listen !== 'string' || listen === 'off') return;
   const m = /^(?:(.+):)?(\d+)$/.exec(listen);
   const host = m === null ? listen : m[1];
   const port = m === null ? null : Number(m[2]);
   if (port !== null && (port < 1 || port > 65535)) c.add(['api', 'listen'], `port ${String(port)} is not from 1 to 65535`);
-  if (host !== undefined && !parseBareIpv4(host).ok) c.add(['api', 'listen'], `${host} is not an IPv4 address: write ADDRESS:PORT, PORT, or off`);
+  if (host !== undefined && ipv4Number(host.trim()) === null) c.add(['api', 'listen'], `${host} is not an IPv4 address: write ADDRESS:PORT, PORT, or off`);
 }
 
 /**

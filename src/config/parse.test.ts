@@ -103,6 +103,12 @@ describe('the example configuration', () => {
     assert.equal(valid(variant([[['sync'], { resync_rate_mbit: 0 }]])).sync.resyncRateBytesPerSec, 0);
   });
 
+  it('the API listens on any IPv4 address a socket binds, loopback and all addresses included', () => {
+    assert.deepEqual(valid(variant([[['api', 'listen'], '127.0.0.1:9443']])).api.listen, { host: '127.0.0.1', port: 9443 });
+    assert.deepEqual(valid(variant([[['api', 'listen'], '0.0.0.0']])).api.listen, { host: '0.0.0.0', port: 8443 });
+    assert.equal(valid(variant([[['api', 'listen'], 'off']])).api.listen, null);
+  });
+
   it('firmware: trusted keys as paths (resolved) or inline PEM (kept), trial limits', () => {
     const pem = '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n';
     const config = valid(variant([[['firmware'], { trusted_keys: ['keys/vendor.pub', pem], trial_timeout_s: 120, trial_attempts: 2 }]]), '/srv/lab/tandem.yaml');

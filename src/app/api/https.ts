@@ -6,6 +6,7 @@
  * or a token.
  */
 import { readFileSync, statSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -92,16 +93,21 @@ export async function startHttpsApi<A>(o: HttpsApiOptions<A>): Promise<FastifyIn
     return reply.type(m.contentType).header('cache-control', 'no-store').send(m.text);
   });
 
+  // Event streams never end by themselves: closing the server (a restart on a new address, the
+  // node stopping) ends them, or it would wait for every open console to go away.
+  const streams = new Set<ServerResponse>();
+  server.addHook('preClose', (done) => { for (const s of streams) s.end(); done(); });
   server.get('/api/events', (req, reply) => {
     if (!signedIn(o.auth, req, reply)) return;
     reply.hijack();
     const out = reply.raw;
+    streams.add(out);
     out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     const send = (e: LiveEvent): void => { out.write(`event: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`); };
     send({ type: 'status', data: o.status() });
     const off = o.events.subscribe(send);
     const keepalive = setInterval(() => { out.write(': keepalive\n\n'); }, KEEPALIVE_MS);
-    req.raw.on('close', () => { off(); clearInterval(keepalive); });
+    req.raw.on('close', () => { off(); clearInterval(keepalive); streams.delete(out); });
   });
 
   // The console: its files, and index.html for its own routes (a reload on /firmware works).
