@@ -29,7 +29,7 @@ export const StatusSchema = z.object({
   other_node: z.object({
     name: z.string(), role: role.nullable(), reachable: z.boolean(), last_heard_ms_ago: z.number().nullable(), firmware: firmwareIdentity.nullable(),
   }).nullable(),
-  heartbeat_paths: z.array(z.object({ path: z.string(), ha_link: z.boolean(), up: z.boolean() })),
+  heartbeat_paths: z.array(z.object({ path: z.string(), ha_link: z.boolean(), up: z.boolean(), accepted: z.number().int(), rejected: z.number().int() })),
   next_hops: z.array(z.object({
     interface: z.string(),
     this_node: z.object({

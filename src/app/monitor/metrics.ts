@@ -36,7 +36,12 @@ export class NodeMetrics {
         serving.set(s.this_node.serving ? 1 : 0);
         term.set(s.this_node.term);
         peer.set(s.other_node?.reachable === true ? 1 : 0);
-        for (const p of s.heartbeat_paths) pathUp.set({ path: p.path }, p.up ? 1 : 0);
+        byPath.reset();
+        for (const p of s.heartbeat_paths) {
+          pathUp.set({ path: p.path }, p.up ? 1 : 0);
+          byPath.inc({ path: p.path, outcome: 'accepted' }, p.accepted);
+          byPath.inc({ path: p.path, outcome: 'rejected' }, p.rejected);
+        }
         accepted.reset();
         accepted.inc(s.heartbeats.accepted);
         rejected.reset();
@@ -65,6 +70,7 @@ export class NodeMetrics {
     const pathUp = gauge('tandem_heartbeat_path_up', '1 when heartbeats arrive on the path', ['path']);
     const accepted = counter('tandem_heartbeats_accepted_total', 'Heartbeats accepted');
     const rejected = counter('tandem_heartbeats_rejected_total', 'Heartbeats dropped, by reason', ['reason']);
+    const byPath = counter('tandem_heartbeats_path_total', 'Heartbeats by path and outcome (accepted, rejected)', ['path', 'outcome']);
     const hop = gauge('tandem_next_hop_reachable', "1 when the interface's next hops are reachable from this node", ['interface']);
     const target = gauge('tandem_next_hop_target_up', '1 when the target answers, 0 when down, -1 unknown', ['interface', 'target']);
     const syncState = gauge('tandem_sync_state', "1 for the data's state now", ['state']);

@@ -945,7 +945,11 @@ describe('node: rejected datagrams are counted and change nothing else', () => {
         assert.deepEqual(r.effects, []);
         assert.deepEqual({ ...r.state, counters: before.counters }, before);
         const expected = { ...before.counters.rejected, [row.reason]: before.counters.rejected[row.reason] + 1 };
-        assert.deepEqual(r.state.counters, { accepted: before.counters.accepted, rejected: expected });
+        // Counted on the path it came in on, when that is a heartbeat path of ours.
+        const path = row.path ?? 'ha0';
+        const on = before.counters.paths[path];
+        const paths = on === undefined ? before.counters.paths : { ...before.counters.paths, [path]: { ...on, rejected: on.rejected + 1 } };
+        assert.deepEqual(r.state.counters, { accepted: before.counters.accepted, rejected: expected, paths });
         h.state = r.state;
         assert.equal(h.status().heartbeats.rejected[row.reason], 1);
       });
@@ -1090,7 +1094,12 @@ describe('node: redundant heartbeat paths', () => {
       expect: { role: 'secondary', notEmitted: ['acquire-service'], alerts: { 'heartbeat-path-down': 1, 'peer-lost': 0 }, cluster: 'HA',
         check: (h) => {
           assert.equal(h.status().cluster.redundant_heartbeat, 'degraded');
-          assert.deepEqual(h.status().heartbeat_paths, [{ path: 'ha0', ha_link: true, up: true }, { path: 'ext0', ha_link: false, up: false }]);
+          const paths = h.status().heartbeat_paths;
+          assert.deepEqual(paths.map(({ path, ha_link, up }) => ({ path, ha_link, up })), [{ path: 'ha0', ha_link: true, up: true }, { path: 'ext0', ha_link: false, up: false }]);
+          // Counted per path: the stopped path's count stands still, the HA link's goes on.
+          const [ha0, ext0] = paths;
+          assert.ok(ha0 !== undefined && ext0 !== undefined && ha0.accepted > ext0.accepted, JSON.stringify(paths));
+          assert.equal(ha0.accepted + ext0.accepted, h.status().heartbeats.accepted);
         } },
     },
     {

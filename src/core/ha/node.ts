@@ -74,7 +74,7 @@ export function initNode(config: CoreConfig, facts: StartFacts): StepResult {
     graceUntil: null,
     lastTickAt: now,
     blocked: null,
-    counters: { accepted: 0, rejected: zeroCounts() },
+    counters: { accepted: 0, rejected: zeroCounts(), paths: Object.fromEntries(config.heartbeatPaths.map((p) => [p, { accepted: 0, rejected: 0 }])) },
   };
   const out = new Out(facts.at);
   out.log('info', 'start', `node ${config.self.name} starting in ${mode} mode (timing ${config.timing.name})`);
@@ -181,9 +181,13 @@ function logJudgements(changes: readonly JudgementChange[], out: Out): void {
 
 function onDatagram(state: NodeState, path: string, bytes: Uint8Array, out: Out, caps: Capabilities): NodeState {
   const peer = state.config.peer;
+  const onPath = (outcome: 'accepted' | 'rejected'): NodeState['counters']['paths'] => {
+    const c = state.counters.paths[path];
+    return c === undefined ? state.counters.paths : { ...state.counters.paths, [path]: { ...c, [outcome]: c[outcome] + 1 } };
+  };
   const reject = (reason: RejectReason): NodeState => ({
     ...state,
-    counters: { ...state.counters, rejected: { ...state.counters.rejected, [reason]: state.counters.rejected[reason] + 1 } },
+    counters: { ...state.counters, rejected: { ...state.counters.rejected, [reason]: state.counters.rejected[reason] + 1 }, paths: onPath('rejected') },
   });
   if (peer === null || !(path in state.lastHeard)) return reject('not-for-us');
   const r = receiveHeartbeat(state.replay, bytes, {
@@ -196,7 +200,7 @@ function onDatagram(state: NodeState, path: string, bytes: Uint8Array, out: Out,
   const heard: NodeState = {
     ...state,
     replay: r.guard,
-    counters: { ...state.counters, accepted: state.counters.accepted + 1 },
+    counters: { ...state.counters, accepted: state.counters.accepted + 1, paths: onPath('accepted') },
     lastHeard: { ...state.lastHeard, [path]: out.now },
   };
   // Copies travel on paths of different delay: an older report arriving late on a slow path
@@ -263,7 +267,8 @@ function onConfig(s: NodeState, config: CoreConfig, out: Out): NodeState {
   if (config.timing.name !== s.config.timing.name) out.log('info', 'config', `timing profile ${s.config.timing.name} → ${config.timing.name}`);
   const lastHeard = Object.fromEntries(config.heartbeatPaths.map((p) => [p, s.lastHeard[p] ?? null]));
   const pathUp = Object.fromEntries(config.heartbeatPaths.map((p) => [p, s.pathUp[p] ?? false]));
-  return { ...s, config, lastHeard, pathUp, monitor: reconfigureMonitor(s.monitor, config.self.nextHops, out.now), ruleSince: null };
+  const paths = Object.fromEntries(config.heartbeatPaths.map((p) => [p, s.counters.paths[p] ?? { accepted: 0, rejected: 0 }]));
+  return { ...s, config, lastHeard, pathUp, counters: { ...s.counters, paths }, monitor: reconfigureMonitor(s.monitor, config.self.nextHops, out.now), ruleSince: null };
 }
 
 function onOperator(s: NodeState, action: OperatorAction, out: Out): NodeState {

@@ -60,7 +60,7 @@ export interface NodeStatus {
     /** As the peer last said (kept while it is unreachable). */
     readonly firmware: FirmwareIdentity | null;
   } | null;
-  readonly heartbeat_paths: readonly { readonly path: string; readonly ha_link: boolean; readonly up: boolean }[];
+  readonly heartbeat_paths: readonly { readonly path: string; readonly ha_link: boolean; readonly up: boolean; readonly accepted: number; readonly rejected: number }[];
   readonly next_hops: readonly {
     readonly interface: string;
     readonly this_node: { readonly address: string; readonly reachable: boolean | null; readonly score: number; readonly total: number;
@@ -106,7 +106,7 @@ export function describeNode(s: NodeState, now: Millis): NodeStatus {
       last_heard_ms_ago: s.peer === null ? null : now - s.peer.at,
       firmware: report?.firmware ?? null,
     },
-    heartbeat_paths: paths.map((p, i) => ({ path: p, ha_link: i === 0, up: s.pathUp[p] === true })),
+    heartbeat_paths: paths.map((p, i) => ({ path: p, ha_link: i === 0, up: s.pathUp[p] === true, accepted: s.counters.paths[p]?.accepted ?? 0, rejected: s.counters.paths[p]?.rejected ?? 0 })),
     next_hops: interfaces.map((name) => {
       const targets = s.monitor.targets.filter((t) => t.target.interface === name);
       const score = targets.reduce((a, t) => a + (t.judged === 'up' ? t.target.weight : 0), 0);

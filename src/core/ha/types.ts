@@ -156,6 +156,8 @@ export interface NodeState {
   readonly counters: {
     readonly accepted: number;
     readonly rejected: Readonly<Record<RejectReason, number>>;
+    /** Per heartbeat path: accepted and dropped datagrams (a path that only drops shows a fault there). */
+    readonly paths: Readonly<Record<string, { readonly accepted: number; readonly rejected: number }>>;
   };
 }
 
