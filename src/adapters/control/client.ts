@@ -18,6 +18,9 @@ export type Endpoint =
     readonly insecure?: boolean;
   };
 
+/** No daemon listens on the control socket (no socket file, or nobody accepting): nothing answered at all. */
+export class NodeNotRunning extends Error {}
+
 export interface CallOptions {
   /** JSON body. */
   readonly body?: unknown;
@@ -68,7 +71,7 @@ export async function call(endpoint: Endpoint, method: 'GET' | 'POST' | 'PUT' | 
     }
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-        reject(new Error('socketPath' in endpoint ? `the node daemon is not running (no control socket at ${where})` : `cannot reach ${where}: ${err.code}`));
+        reject('socketPath' in endpoint ? new NodeNotRunning(`the node daemon is not running (no control socket at ${where})`) : new Error(`cannot reach ${where}: ${err.code}`));
       } else if ('ca' in endpoint && endpoint.ca !== undefined && /CERT|SELF_SIGNED|SIGNATURE/.test(err.code ?? '')) {
         reject(new Error(`${where} presents another certificate than the one trusted for it (${err.code ?? ''}): if the node was reinstalled, remove its entry from the known nodes file; otherwise someone else answers`));
       } else {
