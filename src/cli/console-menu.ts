@@ -77,7 +77,7 @@ export interface Step {
   readonly requests: readonly Request[];
 }
 
-interface MenuItem { readonly key: string; readonly label: string }
+interface MenuItem { readonly key: '1' | '2' | '3' | '4' | '5' | '6' | '7' | '0'; readonly label: string }
 
 export const MAIN_MENU: readonly MenuItem[] = [
   { key: '1', label: 'Status' },
@@ -134,16 +134,19 @@ function done(state: State, requests: readonly Request[]): Step {
   return { state, screen: render(state), requests };
 }
 
+/** What a screen shows is asked for each time it is entered (a fresh list after an action). */
+const LOADS: Partial<Record<ScreenName, readonly [Request, string]>> = {
+  status: [{ kind: 'load-status' }, 'reading the status'],
+  firmware: [{ kind: 'load-firmware' }, 'reading the firmware slots'],
+  versions: [{ kind: 'load-versions' }, 'reading the version details'],
+  addresses: [{ kind: 'load-addresses' }, 'reading the configuration'],
+};
+
 /** Goes to a screen and asks for what it shows. */
 function enter(state: State, screen: ScreenName): Step {
   const s: State = { ...state, screen, notice: null };
-  switch (screen) {
-    case 'status': return done({ ...s, busy: 'reading the status' }, [{ kind: 'load-status' }]);
-    case 'firmware': return done({ ...s, busy: 'reading the firmware slots' }, [{ kind: 'load-firmware' }]);
-    case 'versions': return done({ ...s, busy: 'reading the version details' }, [{ kind: 'load-versions' }]);
-    case 'addresses': return done({ ...s, busy: 'reading the configuration' }, [{ kind: 'load-addresses' }]);
-    default: return done(s, []);
-  }
+  const load = LOADS[screen];
+  return load === undefined ? done(s, []) : done({ ...s, busy: load[1] }, [load[0]]);
 }
 
 function ask(state: State, request: Request, busy: string): Step {
@@ -194,11 +197,9 @@ function onKey(state: State, key: Key): Step {
 }
 
 function busyOf(r: Request): string {
-  switch (r.kind) {
-    case 'activate-previous': return 'selecting the previous firmware (its Test runs first)';
-    case 'power': return `asking the node to ${r.action === 'reboot' ? 'reboot' : 'shut down'}`;
-    default: return 'working';
-  }
+  if (r.kind === 'activate-previous') return 'selecting the previous firmware (its Test runs first)';
+  if (r.kind === 'power') return `asking the node to ${r.action === 'reboot' ? 'reboot' : 'shut down'}`;
+  return 'working';
 }
 
 function onMain(state: State, key: Key): Step {
@@ -209,9 +210,10 @@ function onMain(state: State, key: Key): Step {
   if (key.kind === 'enter') index = state.cursor;
   const ch = charOf(key);
   if (ch !== null) index = ch === 'q' ? MAIN_MENU.findIndex((m) => m.key === '0') : MAIN_MENU.findIndex((m) => m.key === ch);
-  if (index < 0) return done(state, []);
+  const item = MAIN_MENU[index];
+  if (item === undefined) return done(state, []);
   const s = { ...state, cursor: index };
-  switch (MAIN_MENU[index]?.key) {
+  switch (item.key) {
     case '1': return enter(s, 'status');
     case '2': return enter(s, 'firmware');
     case '3': return enter(s, 'addresses');
@@ -225,7 +227,7 @@ function onMain(state: State, key: Key): Step {
       'A primary hands its service over to the other node first; the node stays off until it is powered on.',
     ], { kind: 'power', action: 'shutdown' });
     case '7': return done({ ...s, screen: 'shell', busy: 'shell', notice: null }, [{ kind: 'shell' }]);
-    default: return done(s, [{ kind: 'quit' }]);
+    case '0': return done(s, [{ kind: 'quit' }]);
   }
 }
 
@@ -381,22 +383,37 @@ export function render(state: State): string[] {
   return [title, '-'.repeat(WIDTH - 1), ...shown, '', ...(state.notice === null ? [''] : wrap(state.notice).slice(0, 1)), footer.slice(0, WIDTH - 1)];
 }
 
+const ESC = '\u001b';
+
+/** The length of a CSI or SS3 sequence at the start of `s` (ESC [ params final, ESC O final), or 0. */
+function sequenceLength(s: string): number {
+  if (!s.startsWith(ESC) || s.length < 3) return 0;
+  if (s[1] === 'O') return 3;
+  if (s[1] !== '[') return 0;
+  let i = 2;
+  while (i < s.length && /[0-9;]/.test(s[i] ?? '')) i += 1;
+  return i < s.length && /[~A-Za-z]/.test(s[i] ?? '') ? i + 1 : 0;
+}
+
 /** Keys in what a terminal in raw mode sends (several may come in one read). */
 export function decodeKeys(data: string): Key[] {
   const keys: Key[] = [];
   for (let i = 0; i < data.length;) {
-    const rest = data.slice(i);
-    const seq = /^\x1b(?:\[|O)([AB])/.exec(rest);
-    if (seq !== null) { keys.push({ kind: seq[1] === 'A' ? 'up' : 'down' }); i += seq[0].length; continue; }
-    // Other escape sequences (right, left, function keys) are skipped whole.
-    const other = /^\x1b\[[0-9;]*[~A-Za-z]/.exec(rest);
-    if (other !== null) { i += other[0].length; continue; }
+    const n = sequenceLength(data.slice(i));
+    if (n > 0) {
+      // Up and down move; other sequences (left, right, function keys) are skipped whole.
+      const final = data[i + n - 1];
+      if (final === 'A') keys.push({ kind: 'up' });
+      else if (final === 'B') keys.push({ kind: 'down' });
+      i += n;
+      continue;
+    }
     const c = data[i] ?? '';
     i += 1;
-    if (c === '\x1b') keys.push({ kind: 'escape' });
+    if (c === ESC) keys.push({ kind: 'escape' });
     else if (c === '\r' || c === '\n') keys.push({ kind: 'enter' });
-    else if (c === '\x7f' || c === '\b') keys.push({ kind: 'backspace' });
-    else if (c === '\x03' || c === '\x04') keys.push({ kind: 'interrupt' });
+    else if (c === '\u007f' || c === '\b') keys.push({ kind: 'backspace' });
+    else if (c === '\u0003' || c === '\u0004') keys.push({ kind: 'interrupt' });
     else if (c >= ' ') keys.push({ kind: 'char', ch: c });
   }
   return keys;

@@ -466,12 +466,12 @@ export class FirmwareService {
    * The previous firmware (previousOf) for After reboot, through `activate`: its Test and the
    * release policy apply as to any slot (going back to an older release needs `override`).
    */
-  activatePrevious(flags: UpgradeFlags): Promise<ActivateReply> {
+  async activatePrevious(flags: UpgradeFlags): Promise<ActivateReply> {
     const prev = previousOf(this.o.dir.boot());
     if (prev === null) refuse(409, 'no previous firmware: this node has committed only the firmware it runs');
     const ref = prev as SlotRef;
     if (!this.o.dir.holds(ref)) refuse(409, `the previous firmware ${describeSlot(ref)} is no longer installed (deleted or replaced)`);
-    return this.activate(ref.slot, flags);
+    return await this.activate(ref.slot, flags);
   }
 
   /** Back to the factory firmware (slot 0): always a downgrade from a release, so only with override. */

@@ -1,0 +1,173 @@
+/**
+ * The console menu (`tandem console`) driven in tmux (80×24) against a real node of the lab, as
+ * root on the node would use it over SSH: keys sent with `send-keys`, the screen read with
+ * `capture-pane`. The node first commits a firmware of its own (1.1.0 after the factory one), so
+ * that the factory firmware is its previous one. Then: the status shows the role, the firmware
+ * list the slots, activating the previous slot (confirmed) changes the next-boot slot, a bad HA
+ * address is refused with the loader's message and nothing changes, a support bundle is written
+ * where the menu says, a shell opens and returns to the menu, and quitting exits. The tmux server
+ * (a socket of its own) and the lab are removed whatever happens.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FirmwareList } from '../app/firmware/schemas.js';
+import { build, keygen, type Keys } from '../lab/firmware.js';
+import { REPO_ROOT, type Lab, type NodeName } from '../lab/lab.js';
+import { cannotRun, sha256File, sleep, status, steady, tandem, waitFor, withLab } from './support.js';
+
+const tmuxMissing = (): string | null => {
+  try { execFileSync('tmux', ['-V'], { stdio: 'pipe' }); return null; } catch { return 'tmux is not installed'; }
+};
+const skip = cannotRun() ?? tmuxMissing() ?? false;
+
+/** One tmux server of this test's own (its socket name), never the user's or another test's. */
+class Tmux {
+  constructor(private readonly socket: string, private readonly session: string) {}
+  private tmux(args: readonly string[]): string {
+    return execFileSync('tmux', ['-L', this.socket, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+  start(command: string, cwd: string): void {
+    this.tmux(['-f', '/dev/null', 'new-session', '-d', '-s', this.session, '-x', '80', '-y', '24', '-c', cwd, command]);
+  }
+  keys(...keys: string[]): void { this.tmux(['send-keys', '-t', this.session, ...keys]); }
+  /** Typed as text (no key names). */
+  type(text: string): void { this.tmux(['send-keys', '-t', this.session, '-l', text]); }
+  screen(): string { return this.tmux(['capture-pane', '-p', '-t', this.session]); }
+  kill(): void { try { this.tmux(['kill-server']); } catch { /* already gone */ } }
+
+  /** Waits until the screen matches every pattern; the screen then. */
+  async until(what: string, patterns: readonly RegExp[], timeoutMs = 15_000): Promise<string> {
+    let last = '';
+    try {
+      return await waitFor(what, timeoutMs, () => {
+        last = this.screen();
+        return Promise.resolve(patterns.every((p) => p.test(last)) ? last : undefined);
+      });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- the screen ---\n${last}`);
+    }
+  }
+}
+
+const firmwareList = async (lab: Lab, node: NodeName): Promise<FirmwareList> => {
+  const r = await tandem(lab, node, ['firmware', 'list', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as FirmwareList;
+};
+
+describe('console menu: tandem console in tmux on a real node (issue 10)', { skip }, () => {
+  let dir = '';
+  let keys: Keys;
+  let bundle = '';
+  before(() => {
+    if (skip !== false) return;
+    dir = mkdtempSync(join(tmpdir(), 'tandem-console-menu-'));
+    keys = keygen(join(dir, 'keys'));
+    bundle = build({ keys, version: '1.1.0', type: 'feature', out: join(dir, 'tandem-1.1.0.tfw') });
+  });
+  after(() => { if (dir !== '') rmSync(dir, { recursive: true, force: true }); });
+
+  it('status, firmware (activate the previous slot), HA address refused, support bundle, shell, quit', async () => {
+    await withLab('default', async (lab) => {
+      const { secondary: node } = await steady(lab);
+      // The node commits 1.1.0 (its trial gate: healthy, HA, in sync): the factory firmware is then its previous one.
+      const up = await tandem(lab, node, ['firmware', 'upload', bundle, '--json'], 60_000);
+      assert.equal(up.code, 0, up.stderr);
+      const slot = (JSON.parse(up.stdout) as { slot: number }).slot;
+      const act = await tandem(lab, node, ['firmware', 'activate', String(slot)], 120_000);
+      assert.equal(act.code, 0, `${act.stdout}${act.stderr}`);
+      await lab.restart(node);
+      await waitFor(`${node} committing slot ${String(slot)}`, 120_000, async () => {
+        const l = await firmwareList(lab, node);
+        const s = l.slots.find((x) => x.slot === slot);
+        return s?.current === true && s.state === 'committed' ? true : undefined;
+      });
+      // The configuration is changed on the primary (the secondary follows it): this node takes over.
+      const to = await tandem(lab, node, ['takeover']);
+      assert.equal(to.code, 0, `${to.stdout}${to.stderr}`);
+      await waitFor(`${node} primary`, 30_000, async () => ((await status(lab, node)).this_node.role === 'primary' ? true : undefined));
+      await steady(lab);
+
+      const config = join(lab.dir, 'cluster.yaml');
+      const configBefore = sha256File(config);
+      const tmux = new Tmux(`tdmconsole-${lab.id}`, 'console');
+      const cli = join(REPO_ROOT, 'dist', 'cli', 'tandem.js');
+      try {
+        tmux.start(`env SHELL=/bin/bash ip netns exec ${lab.resolveNs(node)} ${process.execPath} ${cli} console --config ${config} --node ${node}; echo CONSOLE-EXITED-$?; sleep 600`, dir);
+        await tmux.until('the main menu', [new RegExp(`Tandem console - node ${node}`), /> 1\) Status/, /0\) Quit/]);
+
+        // Status: the same lines as tandem status.
+        tmux.keys('1');
+        await tmux.until('the status', [new RegExp(`This node   ${node}: primary`), /Cluster lab: HA/, /r\) refresh/]);
+        tmux.keys('r');
+        await tmux.until('the status again', [new RegExp(`This node   ${node}: primary`)]);
+        tmux.keys('Escape');
+        await tmux.until('the main menu', [/> 1\) Status/]);
+
+        // Firmware: the slots, then the previous one (the factory firmware) for the next boot, confirmed.
+        tmux.keys('Down', 'Enter');
+        const fw = await tmux.until('the firmware list', [/SLOT\s+STATE\s+VERSION/, new RegExp(`^${String(slot)}\\s+committed\\s+1\\.1\\.0\\s+feature`, 'm'), /^0\s+committed\s+\S+\s+factory.*yes\s*$/m]);
+        assert.match(fw, /1\) Activate the previous slot \(takes effect at reboot\)/);
+        tmux.keys('1');
+        await tmux.until('the confirmation', [/Activate the previous firmware: slot 0/, /It takes effect at the next reboot/, /y\) confirm/]);
+        assert.equal((await firmwareList(lab, node)).slots.find((s) => s.after_reboot)?.slot, slot, 'nothing changed before y');
+        tmux.keys('y');
+        await tmux.until('the activation', [/Previous firmware selected/, /slot 0 \(the factory firmware\) boots after the next reboot/], 120_000);
+        assert.equal((await firmwareList(lab, node)).slots.find((s) => s.after_reboot)?.slot, 0, 'the next boot is the previous slot');
+        tmux.keys('Enter');
+        await tmux.until('the list again', [/SLOT\s+STATE/]);
+        tmux.keys('2');
+        await tmux.until('the version details', [new RegExp(`This node  ${node}: Tandem 1\\.1\\.0 \\(feature`)], 60_000);
+        tmux.keys('Escape');
+        await tmux.until('the list', [/SLOT\s+STATE/]);
+        tmux.keys('Escape');
+        await tmux.until('the main menu', [/> 2\) Firmware management/]);
+
+        // HA address: shown; a bad one refused with the loader's message, nothing changed.
+        tmux.keys('3');
+        await tmux.until('the HA addresses', [/1\) ha0\s+203\.0\.113\.\d+\/\d+\s+HA link/]);
+        tmux.keys('1');
+        await tmux.until('the editor', [/Interface ha0, now 203\.0\.113\./, /New address/]);
+        tmux.type('999.1.1.1/30');
+        tmux.keys('Enter');
+        const refused = await tmux.until('the refusal', [/HA address refused: nothing changed/, new RegExp(`nodes\\.${node}\\.interfaces\\.ha0\\.address: `), /the configuration was not changed/]);
+        assert.match(refused, /999\.1\.1\.1/);
+        assert.equal(sha256File(config), configBefore, 'the configuration file is unchanged');
+        tmux.keys('Enter');
+        await tmux.until('the HA addresses', [/1\) ha0/]);
+        tmux.keys('Escape');
+
+        // Support bundle: written, its path on the screen.
+        tmux.keys('4');
+        const written = await tmux.until('the support bundle', [/Support bundle written: \S+\.tar\.gz/], 60_000);
+        const file = /Support bundle written: (\S+\.tar\.gz)/.exec(written)?.[1] ?? '';
+        assert.ok(existsSync(file) && statSync(file).size > 0, `${file} exists`);
+        assert.ok(file.startsWith(dir), 'written in the directory the console runs in');
+        tmux.keys('Enter');
+        await tmux.until('the main menu', [/> 4\) Support bundle/]);
+
+        // Shell: root's shell on the terminal; exit comes back to the menu.
+        tmux.keys('7');
+        await tmux.until('the shell', [/type exit to come back/]);
+        await sleep(500);
+        tmux.type('echo SHELL-$((6*7))');
+        tmux.keys('Enter');
+        await tmux.until('the shell\'s answer', [/^SHELL-42$/m]);
+        tmux.type('exit');
+        tmux.keys('Enter');
+        await tmux.until('the menu after the shell', [/shell ended \(exit code 0\); back in the menu/, /7\) Shell/]);
+
+        // Quit.
+        tmux.keys('0');
+        await tmux.until('the console exited', [/CONSOLE-EXITED-0/]);
+      } finally {
+        tmux.kill();
+      }
+      assert.equal(readFileSync(config, 'utf8').includes('999.1.1.1'), false);
+    }, { firmware: { trustedKeys: [keys.pub], trialTimeoutS: 60 } });
+  });
+});
