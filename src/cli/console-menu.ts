@@ -124,7 +124,8 @@ export function step(state: State, event: Event): Step {
     case 'bundle': {
       const r = event.result;
       return showResult(state, 'main', r.ok ? 'Support bundle written' : 'No support bundle',
-        r.ok ? [`Support bundle written: ${r.value.file}`, `${String(r.value.bytes)} bytes; every secret removed (see README.txt inside)`] : notReachable(r.error));
+        // The path on a line of its own: copied from the screen whole.
+        r.ok ? ['Support bundle written to:', r.value.file, `${String(r.value.bytes)} bytes; every secret removed (see README.txt inside)`] : notReachable(r.error));
     }
     case 'shell-done': return done({ ...state, busy: null, screen: 'main', notice: `shell ended (${event.how}); back in the menu` }, []);
   }

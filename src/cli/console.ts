@@ -151,6 +151,12 @@ async function runConsole(t: Target): Promise<void> {
     }
   };
 
+  // Ctrl-C in the shell signals the whole foreground group: the menu waiting behind it stays.
+  // (In raw mode Ctrl-C is a key, not a signal.)
+  process.on('SIGINT', () => undefined);
+  process.on('SIGQUIT', () => undefined);
+  // The terminal is left as found, however the process ends.
+  process.on('exit', () => { if (stdin.isTTY) stdin.setRawMode(false); });
   raw(true);
   stdin.setEncoding('utf8');
   stdin.on('data', (data: string) => {

@@ -53,6 +53,9 @@ class Tmux {
   }
 }
 
+/** The footer of a screen that has its data (while a request runs, it says "Please wait" and keys wait). */
+const READY = /r\) refresh   Esc\) back$/m;
+
 const firmwareList = async (lab: Lab, node: NodeName): Promise<FirmwareList> => {
   const r = await tandem(lab, node, ['firmware', 'list', '--json']);
   assert.equal(r.code, 0, r.stderr);
@@ -102,15 +105,17 @@ describe('console menu: tandem console in tmux on a real node (issue 10)', { ski
 
         // Status: the same lines as tandem status.
         tmux.keys('1');
-        await tmux.until('the status', [new RegExp(`This node   ${node}: primary`), /Cluster lab: HA/, /r\) refresh/]);
+        await tmux.until('the status', [new RegExp(`This node   ${node}: primary`), /Cluster lab: HA/, READY]);
         tmux.keys('r');
-        await tmux.until('the status again', [new RegExp(`This node   ${node}: primary`)]);
+        // The old screen has the same footer until the key is read: give it that moment.
+        await sleep(1000);
+        await tmux.until('the status again', [new RegExp(`This node   ${node}: primary`), READY]);
         tmux.keys('Escape');
         await tmux.until('the main menu', [/> 1\) Status/]);
 
         // Firmware: the slots, then the previous one (the factory firmware) for the next boot, confirmed.
         tmux.keys('Down', 'Enter');
-        const fw = await tmux.until('the firmware list', [/SLOT\s+STATE\s+VERSION/, new RegExp(`^${String(slot)}\\s+committed\\s+1\\.1\\.0\\s+feature`, 'm'), /^0\s+committed\s+\S+\s+factory.*yes\s*$/m]);
+        const fw = await tmux.until('the firmware list', [READY, /SLOT\s+STATE\s+VERSION/, new RegExp(`^${String(slot)}\\s+committed\\s+1\\.1\\.0\\s+feature`, 'm'), /^0\s+committed\s+\S+\s+factory.*yes\s*$/m]);
         assert.match(fw, /1\) Activate the previous slot \(takes effect at reboot\)/);
         tmux.keys('1');
         await tmux.until('the confirmation', [/Activate the previous firmware: slot 0/, /It takes effect at the next reboot/, /y\) confirm/]);
@@ -119,17 +124,17 @@ describe('console menu: tandem console in tmux on a real node (issue 10)', { ski
         await tmux.until('the activation', [/Previous firmware selected/, /slot 0 \(the factory firmware\) boots after the next reboot/], 120_000);
         assert.equal((await firmwareList(lab, node)).slots.find((s) => s.after_reboot)?.slot, 0, 'the next boot is the previous slot');
         tmux.keys('Enter');
-        await tmux.until('the list again', [/SLOT\s+STATE/]);
+        await tmux.until('the list again', [/SLOT\s+STATE/, READY]);
         tmux.keys('2');
-        await tmux.until('the version details', [new RegExp(`This node  ${node}: Tandem 1\\.1\\.0 \\(feature`)], 60_000);
+        await tmux.until('the version details', [new RegExp(`This node  ${node}: Tandem 1\\.1\\.0 \\(feature`), READY], 60_000);
         tmux.keys('Escape');
-        await tmux.until('the list', [/SLOT\s+STATE/]);
+        await tmux.until('the list', [/SLOT\s+STATE/, READY]);
         tmux.keys('Escape');
         await tmux.until('the main menu', [/> 2\) Firmware management/]);
 
         // HA address: shown; a bad one refused with the loader's message, nothing changed.
         tmux.keys('3');
-        await tmux.until('the HA addresses', [/1\) ha0\s+203\.0\.113\.\d+\/\d+\s+HA link/]);
+        await tmux.until('the HA addresses', [/1\) ha0\s+203\.0\.113\.\d+\/\d+\s+HA link/, READY]);
         tmux.keys('1');
         await tmux.until('the editor', [/Interface ha0, now 203\.0\.113\./, /New address/]);
         tmux.type('999.1.1.1/30');
@@ -138,14 +143,19 @@ describe('console menu: tandem console in tmux on a real node (issue 10)', { ski
         assert.match(refused, /999\.1\.1\.1/);
         assert.equal(sha256File(config), configBefore, 'the configuration file is unchanged');
         tmux.keys('Enter');
-        await tmux.until('the HA addresses', [/1\) ha0/]);
+        await tmux.until('the HA addresses', [/1\) ha0/, READY]);
         tmux.keys('Escape');
 
         // Support bundle: written, its path on the screen.
         tmux.keys('4');
-        const written = await tmux.until('the support bundle', [/Support bundle written: \S+\.tar\.gz/], 60_000);
-        const file = /Support bundle written: (\S+\.tar\.gz)/.exec(written)?.[1] ?? '';
-        assert.ok(existsSync(file) && statSync(file).size > 0, `${file} exists`);
+        const written = await tmux.until('the support bundle', [/^Support bundle written to:$/m, /^\/\S+\.tar\.gz$/m, /^\d+ bytes; every secret removed/m], 60_000);
+        const file = /^(\/\S+\.tar\.gz)$/m.exec(written)?.[1] ?? '';
+        const bytes = Number(/^(\d+) bytes;/m.exec(written)?.[1]);
+        assert.ok(existsSync(file), `${file} exists`);
+        assert.equal(statSync(file).size, bytes, 'the file holds what the node sent');
+        assert.ok(bytes > 0);
+        // A real gzip'd tar with the bundle's README.
+        assert.match(execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }), /README\.txt/);
         assert.ok(file.startsWith(dir), 'written in the directory the console runs in');
         tmux.keys('Enter');
         await tmux.until('the main menu', [/> 4\) Support bundle/]);
@@ -154,6 +164,8 @@ describe('console menu: tandem console in tmux on a real node (issue 10)', { ski
         tmux.keys('7');
         await tmux.until('the shell', [/type exit to come back/]);
         await sleep(500);
+        // Ctrl-C in the shell reaches the shell, not the menu waiting behind it.
+        tmux.keys('C-c');
         tmux.type('echo SHELL-$((6*7))');
         tmux.keys('Enter');
         await tmux.until('the shell\'s answer', [/^SHELL-42$/m]);

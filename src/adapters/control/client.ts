@@ -31,7 +31,7 @@ export interface CallOptions {
   /** Upload bytes handed to the socket so far. */
   readonly onSent?: (bytes: number, total: number) => void;
   /**
-   * Where a file reply (application/octet-stream, a download operation) goes, streamed; the call
+   * Where a file reply (not JSON: a download operation) goes, streamed; the call
    * then resolves with `{ bytes, name }` once the sink has it all. A refusal is JSON as usual.
    */
   readonly download?: Writable;
@@ -95,7 +95,9 @@ export async function call(endpoint: Endpoint, method: 'GET' | 'POST' | 'PUT' | 
 
 async function readReply(res: IncomingMessage, opts: CallOptions): Promise<CallResult> {
   const status = res.statusCode ?? 0;
-  if (opts.download !== undefined && status < 400 && (res.headers['content-type'] ?? '').startsWith('application/octet-stream')) {
+  // A file reply is whatever is not JSON: octet-stream, or its own type (the support bundle is application/gzip).
+  const type = res.headers['content-type'] ?? '';
+  if (opts.download !== undefined && status < 400 && !type.startsWith('application/json') && !type.startsWith('application/x-ndjson')) {
     let bytes = 0;
     res.on('data', (c: Buffer) => { bytes += c.length; });
     await pipeline(res, opts.download);
