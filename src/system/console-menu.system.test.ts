@@ -54,7 +54,7 @@ class Tmux {
 }
 
 /** The footer of a screen that has its data (while a request runs, it says "Please wait" and keys wait). */
-const READY = /r\) refresh   Esc\) back$/m;
+const READY = /r\) refresh {3}Esc\) back$/m;
 
 const firmwareList = async (lab: Lab, node: NodeName): Promise<FirmwareList> => {
   const r = await tandem(lab, node, ['firmware', 'list', '--json']);
