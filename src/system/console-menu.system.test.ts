@@ -5,8 +5,10 @@
  * that the factory firmware is its previous one. Then: the status shows the role, the firmware
  * list the slots, activating the previous slot (confirmed) changes the next-boot slot, a bad HA
  * address is refused with the loader's message and nothing changes, a support bundle is written
- * where the menu says, a shell opens and returns to the menu, and quitting exits. The tmux server
- * (a socket of its own) and the lab are removed whatever happens.
+ * where the menu says, a shell opens and returns to the menu, and quitting exits. Then the rescue
+ * path: with the node's daemon stopped, the menu says so, reads the slots from disk, activates
+ * the previous firmware, and the node boots it when started. The tmux servers (sockets of their
+ * own) and the lab are removed whatever happens.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -74,7 +76,7 @@ describe('console menu: tandem console in tmux on a real node (issue 10)', { ski
   });
   after(() => { if (dir !== '') rmSync(dir, { recursive: true, force: true }); });
 
-  it('status, firmware (activate the previous slot), HA address refused, support bundle, shell, quit', async () => {
+  it('status, firmware (activate the previous slot), HA address refused, support bundle, shell, quit; the previous slot without a daemon', async () => {
     await withLab('default', async (lab) => {
       const { secondary: node } = await steady(lab);
       // The node commits 1.1.0 (its trial gate: healthy, HA, in sync): the factory firmware is then its previous one.
@@ -180,6 +182,41 @@ describe('console menu: tandem console in tmux on a real node (issue 10)', { ski
         tmux.kill();
       }
       assert.equal(readFileSync(config, 'utf8').includes('999.1.1.1'), false);
+
+      // The rescue path: the daemon is down (the web console with it). 1.1.0 is chosen again for
+      // the next boot, the node stopped; the menu still activates the previous firmware, and the
+      // node boots it when it starts.
+      const again = await tandem(lab, node, ['firmware', 'activate', String(slot)], 120_000);
+      assert.equal(again.code, 0, `${again.stdout}${again.stderr}`);
+      await lab.stop(node);
+      const rescue = new Tmux(`tdmconsole-${lab.id}-down`, 'console');
+      try {
+        rescue.start(`ip netns exec ${lab.resolveNs(node)} ${process.execPath} ${cli} console --config ${config} --node ${node}; echo CONSOLE-EXITED-$?; sleep 600`, dir);
+        await rescue.until('the main menu', [/> 1\) Status/]);
+        rescue.keys('1');
+        await rescue.until('the status, unreachable', [/The node daemon is not reachable: the node daemon is not running/, READY]);
+        rescue.keys('Escape');
+        await rescue.until('the main menu', [/> 1\) Status/]);
+        rescue.keys('2');
+        await rescue.until('the slots from disk', [/The node daemon is not running: the slots are read from disk/, /^0\s+committed\s+\S+\s+factory.*yes\s*$/m, READY]);
+        rescue.keys('1');
+        await rescue.until('the confirmation', [/Activate the previous firmware: slot 0/]);
+        rescue.keys('y');
+        await rescue.until('the activation without a daemon', [/Previous firmware selected/, /done on the slot store directly/, /slot 0 \(the factory firmware\) boots after the next reboot/], 60_000);
+        rescue.keys('Enter');
+        await rescue.until('the list', [/SLOT\s+STATE/, READY]);
+        rescue.keys('Escape');
+        await rescue.until('the main menu', [/> 2\) Firmware management/]);
+        rescue.keys('q');
+        await rescue.until('the console exited', [/CONSOLE-EXITED-0/]);
+      } finally {
+        rescue.kill();
+      }
+      await lab.start(node);
+      await waitFor(`${node} booting the previous firmware (slot 0)`, 120_000, async () => {
+        const l = await firmwareList(lab, node);
+        return l.slots.find((x) => x.current)?.slot === 0 ? true : undefined;
+      });
     }, { firmware: { trustedKeys: [keys.pub], trialTimeoutS: 60 } });
   });
 });
