@@ -15,12 +15,11 @@ import type { ActivateReply, FirmwareList, Versions } from '../app/firmware/sche
 import type { NodeStatus } from '../core/ha/status.js';
 import { decodeKeys, render, start, step, type Event, type Outcome, type Request, type State, type Step } from './console-menu.js';
 import { fail, socketOf, withTarget, type Target } from './common.js';
-import { download } from './support.js';
+import { bundleName, download } from './support.js';
+import { TEST_TIMEOUT_MS } from './firmware.js';
 
 /** The flags a confirmed "activate the previous firmware" carries: the operator chose to go back. */
 const GO_BACK = { override: true, reinstall: true };
-/** A Test runs the target's own code and hashes its files. */
-const TEST_TIMEOUT_MS = 120_000;
 
 export function registerConsoleCommand(program: Command): void {
   withTarget(program.command('console'))
@@ -108,8 +107,7 @@ async function runConsole(t: Target): Promise<void> {
       case 'support-bundle': return {
         kind: 'bundle',
         result: await outcome(async () => {
-          const name = `tandem-support-${t.node}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.tar.gz`;
-          const d = await download(t, '/support/bundle', null, name);
+          const d = await download(t, '/support/bundle', null, bundleName(t.node));
           return { file: resolve(d.file), bytes: d.bytes };
         }),
       };

@@ -124,7 +124,7 @@ async function checklist(t: Target, ack: string | undefined): Promise<z.infer<ty
 const flagsOf = (t: Flags): { override: boolean; reinstall: boolean } => ({ override: t.override === true, reinstall: t.reinstall === true });
 
 /** Tests run the target's own code and hash every file: they get a minute. */
-const TEST_TIMEOUT_MS = 120_000;
+export const TEST_TIMEOUT_MS = 120_000;
 
 async function test(t: Target & Flags, slot: number): Promise<z.infer<typeof TestReport>> {
   return (await callOp(t, 'POST', `/firmware/${String(slot)}/test`, { body: flagsOf(t), timeoutMs: TEST_TIMEOUT_MS })).body as z.infer<typeof TestReport>;

@@ -26,11 +26,11 @@ const tmuxMissing = (): string | null => {
 };
 const skip = cannotRun() ?? tmuxMissing() ?? false;
 
-/** One tmux server of this test's own (its socket name), never the user's or another test's. */
+/** One tmux server of this test's own (its socket in the test's directory), never the user's or another test's. */
 class Tmux {
   constructor(private readonly socket: string, private readonly session: string) {}
   private tmux(args: readonly string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync('tmux', ['-S', this.socket, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   }
   start(command: string, cwd: string): void {
     this.tmux(['-f', '/dev/null', 'new-session', '-d', '-s', this.session, '-x', '80', '-y', '24', '-c', cwd, command]);
@@ -39,7 +39,10 @@ class Tmux {
   /** Typed as text (no key names). */
   type(text: string): void { this.tmux(['send-keys', '-t', this.session, '-l', text]); }
   screen(): string { return this.tmux(['capture-pane', '-p', '-t', this.session]); }
-  kill(): void { try { this.tmux(['kill-server']); } catch { /* already gone */ } }
+  kill(): void {
+    try { this.tmux(['kill-server']); } catch { /* already gone */ }
+    rmSync(this.socket, { force: true });
+  }
 
   /** Waits until the screen matches every pattern; the screen then. */
   async until(what: string, patterns: readonly RegExp[], timeoutMs = 15_000): Promise<string> {
@@ -99,7 +102,7 @@ describe('console menu: tandem console in tmux on a real node (issue 10)', { ski
 
       const config = join(lab.dir, 'cluster.yaml');
       const configBefore = sha256File(config);
-      const tmux = new Tmux(`tdmconsole-${lab.id}`, 'console');
+      const tmux = new Tmux(join(dir, 'tmux-menu'), 'console');
       const cli = join(REPO_ROOT, 'dist', 'cli', 'tandem.js');
       try {
         tmux.start(`env SHELL=/bin/bash ip netns exec ${lab.resolveNs(node)} ${process.execPath} ${cli} console --config ${config} --node ${node}; echo CONSOLE-EXITED-$?; sleep 600`, dir);
@@ -189,7 +192,7 @@ describe('console menu: tandem console in tmux on a real node (issue 10)', { ski
       const again = await tandem(lab, node, ['firmware', 'activate', String(slot)], 120_000);
       assert.equal(again.code, 0, `${again.stdout}${again.stderr}`);
       await lab.stop(node);
-      const rescue = new Tmux(`tdmconsole-${lab.id}-down`, 'console');
+      const rescue = new Tmux(join(dir, 'tmux-rescue'), 'console');
       try {
         rescue.start(`ip netns exec ${lab.resolveNs(node)} ${process.execPath} ${cli} console --config ${config} --node ${node}; echo CONSOLE-EXITED-$?; sleep 600`, dir);
         await rescue.until('the main menu', [/> 1\) Status/]);
