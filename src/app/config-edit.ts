@@ -36,6 +36,11 @@ export const ConfigChange = z.object({
     other_node: z.array(z.string().max(64)).max(8).optional(),
   })).max(32).optional(),
   heartbeat: z.array(z.string().min(1).max(15)).max(8).optional(),
+  /**
+   * This node's address on an interface (ADDRESS/PREFIX; the console menu's "HA address"). The
+   * heartbeat sockets and the replication channel bind at start: it takes effect at the restart.
+   */
+  addresses: z.array(z.object({ interface: z.string().min(1).max(15), address: z.string().min(1).max(64) }).strict()).max(8).optional(),
   resync_rate_mbit: z.number().min(0).optional(),
   /** Check only: the loader's verdict, nothing written. */
   dry_run: z.boolean().default(false),
@@ -94,6 +99,14 @@ export function applyChange(text: string, file: string, node: string, change: Co
     set(node, row.this_node);
     if (row.other_node !== undefined && other !== null) set(other, row.other_node);
   }
+  const unknown: { field: string; reason: string }[] = [];
+  for (const a of change.addresses ?? []) {
+    const path = ['nodes', node, 'interfaces', a.interface];
+    // Setting the address of an interface the node does not have would add one.
+    if (!doc.hasIn(path)) unknown.push({ field: path.join('.'), reason: `node ${node} has no interface ${a.interface}` });
+    else doc.setIn([...path, 'address'], a.address);
+  }
+  if (unknown.length > 0) return { text, errors: unknown };
   if (change.heartbeat !== undefined) doc.setIn(['cluster', 'heartbeat'], doc.createNode(change.heartbeat));
   if (change.resync_rate_mbit !== undefined) doc.setIn(['sync', 'resync_rate_mbit'], change.resync_rate_mbit);
   const out = doc.toString();

@@ -361,7 +361,11 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
         const applied = reload();
         return Promise.resolve({
           ok: applied.ok, errors: [],
-          messages: [...r.messages, ...applied.messages, 'applied live: the next hops are monitored as changed now, and the other node follows through data sync (the appliance needs Reboot Cluster here, Tandem does not)'],
+          messages: [...r.messages, ...applied.messages,
+            ...(change.next_hops === undefined && change.heartbeat === undefined && change.resync_rate_mbit === undefined ? []
+              : ['applied live: the next hops are monitored as changed now, and the other node follows through data sync (the appliance needs Reboot Cluster here, Tandem does not)']),
+            // The heartbeat sockets and the replication channel are bound once, at the daemon's start.
+            ...(change.addresses ?? []).map((a) => `info: this node's address on ${a.interface} is now ${a.address} in the configuration: it takes effect when the nodes restart (tandem cluster reboot); the interface itself must carry it`)],
         });
       },
     },

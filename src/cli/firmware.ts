@@ -11,6 +11,7 @@ import { checklistLine } from '../core/firmware/checklist.js';
 import type { ActivateReply, Checklist, FirmwareList, Notes, TestReport, UpgradeState, UploadResult, Versions } from '../app/firmware/schemas.js';
 import type { z } from 'zod';
 import { callOp, endpointOf, fail, print, withTarget, type Target } from './common.js';
+import { formatList, formatTest, formatVersions } from './format.js';
 
 type Json = { json?: boolean };
 type Flags = { override?: boolean; reinstall?: boolean };
@@ -57,10 +58,10 @@ export function registerFirmwareCommands(program: Command, firmware: Command): v
     });
 
   withFlags(withTarget(firmware.command('activate <slot>')))
-    .description('After reboot: boot this slot on trial at the next start (its Test must pass)')
+    .description('After reboot: boot this slot (or "previous": the firmware this node ran before the current one) on trial at the next start (its Test must pass)')
     .option('--json', 'machine-readable output')
     .action(async (slot: string, t: Target & Json & Flags) => {
-      const r = await activate(t, slotArg(slot));
+      const r = slot === 'previous' ? await activatePrevious(t) : await activate(t, slotArg(slot));
       print(t.json, r, () => [...(r.ok || r.report === null ? [] : [formatTest(r.report)]), ...r.messages].join('\n'));
       if (!r.ok) process.exit(1);
     });
@@ -123,7 +124,7 @@ async function checklist(t: Target, ack: string | undefined): Promise<z.infer<ty
 const flagsOf = (t: Flags): { override: boolean; reinstall: boolean } => ({ override: t.override === true, reinstall: t.reinstall === true });
 
 /** Tests run the target's own code and hash every file: they get a minute. */
-const TEST_TIMEOUT_MS = 120_000;
+export const TEST_TIMEOUT_MS = 120_000;
 
 async function test(t: Target & Flags, slot: number): Promise<z.infer<typeof TestReport>> {
   return (await callOp(t, 'POST', `/firmware/${String(slot)}/test`, { body: flagsOf(t), timeoutMs: TEST_TIMEOUT_MS })).body as z.infer<typeof TestReport>;
@@ -131,6 +132,10 @@ async function test(t: Target & Flags, slot: number): Promise<z.infer<typeof Tes
 
 async function activate(t: Target & Flags, slot: number): Promise<z.infer<typeof ActivateReply>> {
   return (await callOp(t, 'POST', `/firmware/${String(slot)}/activate`, { body: flagsOf(t), timeoutMs: TEST_TIMEOUT_MS })).body as z.infer<typeof ActivateReply>;
+}
+
+async function activatePrevious(t: Target & Flags): Promise<z.infer<typeof ActivateReply>> {
+  return (await callOp(t, 'POST', '/firmware/previous/activate', { body: flagsOf(t), timeoutMs: TEST_TIMEOUT_MS })).body as z.infer<typeof ActivateReply>;
 }
 
 /** Streams the file; a progress bar on a terminal, plain lines otherwise (both on stderr). */
@@ -165,35 +170,6 @@ async function upload(t: Target, file: string): Promise<z.infer<typeof UploadRes
 }
 
 const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
-
-function formatList(l: z.infer<typeof FirmwareList>): string {
-  const rows = [['SLOT', 'STATE', 'VERSION', 'TYPE', 'PUBLISHED', 'CURRENT', 'AFTER REBOOT']];
-  for (const s of l.slots) {
-    rows.push([String(s.slot), s.state, s.version ?? '-', s.type ?? '-', s.published ?? '-', s.current ? 'yes' : '', s.after_reboot ? 'yes' : '']);
-  }
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
-  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
-  const failed = l.slots.filter((s) => s.failure !== null).map((s) => `slot ${String(s.slot)} failed its trial: ${s.failure ?? ''}`);
-  return [`Firmwares of node ${l.node}:`, ...lines, ...failed].join('\n');
-}
-
-function formatTest(r: z.infer<typeof TestReport>): string {
-  const lines = r.checks.map((c) => `${c.status.toUpperCase().padEnd(4)} ${c.id}: ${c.message}`);
-  return [`Test of slot ${String(r.slot)} (Tandem ${r.version}) on node ${r.node}:`, ...lines, r.ok ? 'Test passed' : 'Test FAILED: correct the errors before you upgrade'].join('\n');
-}
-
-function formatVersions(v: z.infer<typeof Versions>): string {
-  return v.nodes.map((n) => {
-    const head = `${n.this_node ? 'This node ' : 'Other node'} ${n.node}: `;
-    if (n.version === null) return `${head}unknown (not heard since this node started)`;
-    const support = n.support === null ? 'support unknown' : `${n.support.supported ? 'supported' : 'UNSUPPORTED'}: ${n.support.why}`;
-    const extra = [
-      n.slot === null ? null : `slot ${String(n.slot)}`,
-      n.tainted === null ? null : n.tainted.tainted ? `TAINTED: ${n.tainted.detail}` : 'not tainted',
-    ].filter((x) => x !== null);
-    return `${head}Tandem ${n.version} (${n.type ?? '?'}${n.published === null ? '' : `, published ${n.published}`}); ${support}${extra.length > 0 ? `; ${extra.join('; ')}` : ''}`;
-  }).join('\n');
-}
 
 /** How long `cluster upgrade` follows a plan whose node does not answer (its own reboot). */
 const FOLLOW_QUIET_MS = 15 * 60_000;

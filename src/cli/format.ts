@@ -1,4 +1,6 @@
-/** How the CLI prints a node's status: the same lines for `tandem status`, `tandem monitor` and the console menu. */
+/** How the CLI prints a node's status and firmware: the same lines for `tandem status`, `tandem monitor`, `tandem firmware` and the console menu. */
+import type { z } from 'zod';
+import type { FirmwareList, TestReport, Versions } from '../app/firmware/schemas.js';
 import type { ReplicationStatus } from '../app/sync/service.js';
 import type { NodeStatus } from '../core/ha/status.js';
 
@@ -28,4 +30,33 @@ export function formatStatus(s: NodeStatus): string {
   ];
   if (s.takeover_veto !== null) lines.push(`Takeover veto: ${s.takeover_veto}`);
   return lines.join('\n');
+}
+
+export function formatList(l: z.infer<typeof FirmwareList>): string {
+  const rows = [['SLOT', 'STATE', 'VERSION', 'TYPE', 'PUBLISHED', 'CURRENT', 'AFTER REBOOT', 'PREVIOUS']];
+  for (const s of l.slots) {
+    rows.push([String(s.slot), s.state, s.version ?? '-', s.type ?? '-', s.published ?? '-', s.current ? 'yes' : '', s.after_reboot ? 'yes' : '', s.previous === true ? 'yes' : '']);
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0))) ?? [];
+  const lines = rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  const failed = l.slots.filter((s) => s.failure !== null).map((s) => `slot ${String(s.slot)} failed its trial: ${s.failure ?? ''}`);
+  return [`Firmwares of node ${l.node}:`, ...lines, ...failed].join('\n');
+}
+
+export function formatTest(r: z.infer<typeof TestReport>): string {
+  const lines = r.checks.map((c) => `${c.status.toUpperCase().padEnd(4)} ${c.id}: ${c.message}`);
+  return [`Test of slot ${String(r.slot)} (Tandem ${r.version}) on node ${r.node}:`, ...lines, r.ok ? 'Test passed' : 'Test FAILED: correct the errors before you upgrade'].join('\n');
+}
+
+export function formatVersions(v: z.infer<typeof Versions>): string {
+  return v.nodes.map((n) => {
+    const head = `${n.this_node ? 'This node ' : 'Other node'} ${n.node}: `;
+    if (n.version === null) return `${head}unknown (not heard since this node started)`;
+    const support = n.support === null ? 'support unknown' : `${n.support.supported ? 'supported' : 'UNSUPPORTED'}: ${n.support.why}`;
+    const extra = [
+      n.slot === null ? null : `slot ${String(n.slot)}`,
+      n.tainted === null ? null : n.tainted.tainted ? `TAINTED: ${n.tainted.detail}` : 'not tainted',
+    ].filter((x) => x !== null);
+    return `${head}Tandem ${n.version} (${n.type ?? '?'}${n.published === null ? '' : `, published ${n.published}`}); ${support}${extra.length > 0 ? `; ${extra.join('; ')}` : ''}`;
+  }).join('\n');
 }

@@ -24,6 +24,7 @@ const CLI_OF: Readonly<Record<string, readonly string[]>> = {
   firmwareNotes: ['firmware notes'],
   firmwareTest: ['firmware test'],
   firmwareActivate: ['firmware activate'],
+  firmwareActivatePrevious: ['firmware activate'],
   firmwareDelete: ['firmware delete'],
   clusterUpgrade: ['cluster upgrade'],
   clusterUpgradeState: ['cluster upgrade'],
@@ -55,6 +56,9 @@ const CLI_OF: Readonly<Record<string, readonly string[]>> = {
 /** Commands that work on this machine's files or processes, not on a node's operations. */
 const LOCAL = new Set(['node', 'daemon', 'simulate', 'config check', 'config migrate', 'firmware keygen', 'firmware build', 'firmware verify', 'license sign']);
 
+/** Front ends over the operations above, like the web console: `tandem console` (the terminal menu) calls them, it is none itself. */
+const FRONT_ENDS = new Set(['console']);
+
 function leaves(cmd: Command, prefix: string[] = []): string[] {
   return cmd.commands.flatMap((c) => {
     const path = [...prefix, c.name()];
@@ -73,7 +77,7 @@ describe('CLI and API parity', () => {
 
   it('every operator command is an operation', () => {
     const covered = new Set(Object.values(CLI_OF).flat());
-    assert.deepEqual(commands.filter((c) => !covered.has(c) && !LOCAL.has(c)), [], 'commands that reach no operation');
+    assert.deepEqual(commands.filter((c) => !covered.has(c) && !LOCAL.has(c) && !FRONT_ENDS.has(c)), [], 'commands that reach no operation');
   });
 
   // A download's reply is a file, not a state to print: --out, not --json.

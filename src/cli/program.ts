@@ -16,6 +16,7 @@ import { registerUserCommands } from './users.js';
 import { formatStatus } from './format.js';
 import { registerMonitorCommands } from './monitor.js';
 import { registerSupportCommands } from './support.js';
+import { registerConsoleCommand } from './console.js';
 
 async function act(t: Target & { json?: boolean }, action: ControlAction): Promise<void> {
   // A barrier may wait up to its own timeout; every other action answers at once.
@@ -143,6 +144,7 @@ export function buildProgram(): Command {
   registerSettingsCommands(program);
   registerMonitorCommands(program);
   registerSupportCommands(program);
+  registerConsoleCommand(program);
 
   program
     .command('simulate')

@@ -37,10 +37,11 @@ export function registerSettingsCommands(program: Command): void {
     .option('--next-hop <iface=addr,…>', "this node's next hops on an interface (repeatable; iface= for none)", collect)
     .option('--other-next-hop <iface=addr,…>', "the other node's next hops on an interface (repeatable)", collect)
     .option('--heartbeat <ifaces>', 'redundant heartbeat interfaces, comma-separated ("" for none)')
+    .option('--address <iface=addr/prefix>', "this node's address on an interface, e.g. the HA link (repeatable; takes effect at the restart)", collect)
     .option('--resync-rate <mbit>', 'full-resync rate limit, Mbit/s (0 = unlimited)', Number)
     .option('--dry-run', 'check only')
     .option('--json', 'machine-readable output')
-    .action(async (t: Target & Json & { nextHop?: string[]; otherNextHop?: string[]; heartbeat?: string; resyncRate?: number; dryRun?: boolean }) => {
+    .action(async (t: Target & Json & { nextHop?: string[]; otherNextHop?: string[]; address?: string[]; heartbeat?: string; resyncRate?: number; dryRun?: boolean }) => {
       const rows = new Map<string, { interface: string; this_node: string[]; other_node?: string[] }>();
       const current = (await callOp(t, 'GET', '/settings')).body as z.infer<typeof ConfigView>;
       const row = (iface: string) => {
@@ -53,6 +54,7 @@ export function registerSettingsCommands(program: Command): void {
       for (const spec of t.otherNextHop ?? []) { const [i, a] = hop(spec); row(i).other_node = a; }
       const body = {
         ...(rows.size === 0 ? {} : { next_hops: [...rows.values()] }),
+        ...(t.address === undefined ? {} : { addresses: t.address.map((spec) => { const [i, a] = hop(spec); return { interface: i, address: a.join(',') }; }) }),
         ...(t.heartbeat === undefined ? {} : { heartbeat: t.heartbeat.split(',').filter((x) => x !== '') }),
         ...(t.resyncRate === undefined ? {} : { resync_rate_mbit: t.resyncRate }),
         dry_run: t.dryRun === true,

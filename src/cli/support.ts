@@ -32,6 +32,9 @@ export async function download(t: Target, path: string, out: string | null, fall
   }
 }
 
+/** The support bundle's default file name: tandem-support-NODE-TIME.tar.gz (UTC, to the second). */
+export const bundleName = (node: string): string => `tandem-support-${node}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.tar.gz`;
+
 export function registerSupportCommands(program: Command): void {
   const core = program.command('core').description('core files in the core directory (support.core_dir): list, download, delete');
   withTarget(core.command('list'))
@@ -65,8 +68,7 @@ export function registerSupportCommands(program: Command): void {
     .option('--out <file>', 'where to write it (default: tandem-support-NODE-TIME.tar.gz in the current directory)')
     .action(async (t: Target & { out?: string }) => {
       try {
-        const name = `tandem-support-${t.node}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.tar.gz`;
-        const d = await download(t, '/support/bundle', t.out ?? null, name);
+        const d = await download(t, '/support/bundle', t.out ?? null, bundleName(t.node));
         console.log(`${d.file}: ${String(d.bytes)} bytes (secrets removed: see README.txt inside)`);
       } catch (err) { fail((err as Error).message); }
     });

@@ -18,6 +18,9 @@ export type Endpoint =
     readonly insecure?: boolean;
   };
 
+/** No daemon listens on the control socket (no socket file, or nobody accepting): nothing answered at all. */
+export class NodeNotRunning extends Error {}
+
 export interface CallOptions {
   /** JSON body. */
   readonly body?: unknown;
@@ -28,7 +31,7 @@ export interface CallOptions {
   /** Upload bytes handed to the socket so far. */
   readonly onSent?: (bytes: number, total: number) => void;
   /**
-   * Where a file reply (application/octet-stream, a download operation) goes, streamed; the call
+   * Where a file reply (not JSON: a download operation) goes, streamed; the call
    * then resolves with `{ bytes, name }` once the sink has it all. A refusal is JSON as usual.
    */
   readonly download?: Writable;
@@ -68,7 +71,7 @@ export async function call(endpoint: Endpoint, method: 'GET' | 'POST' | 'PUT' | 
     }
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
-        reject(new Error('socketPath' in endpoint ? `the node daemon is not running (no control socket at ${where})` : `cannot reach ${where}: ${err.code}`));
+        reject('socketPath' in endpoint ? new NodeNotRunning(`the node daemon is not running (no control socket at ${where})`) : new Error(`cannot reach ${where}: ${err.code}`));
       } else if ('ca' in endpoint && endpoint.ca !== undefined && /CERT|SELF_SIGNED|SIGNATURE/.test(err.code ?? '')) {
         reject(new Error(`${where} presents another certificate than the one trusted for it (${err.code ?? ''}): if the node was reinstalled, remove its entry from the known nodes file; otherwise someone else answers`));
       } else {
@@ -92,7 +95,9 @@ export async function call(endpoint: Endpoint, method: 'GET' | 'POST' | 'PUT' | 
 
 async function readReply(res: IncomingMessage, opts: CallOptions): Promise<CallResult> {
   const status = res.statusCode ?? 0;
-  if (opts.download !== undefined && status < 400 && (res.headers['content-type'] ?? '').startsWith('application/octet-stream')) {
+  // A file reply is whatever is not JSON: octet-stream, or its own type (the support bundle is application/gzip).
+  const type = res.headers['content-type'] ?? '';
+  if (opts.download !== undefined && status < 400 && !type.startsWith('application/json') && !type.startsWith('application/x-ndjson')) {
     let bytes = 0;
     res.on('data', (c: Buffer) => { bytes += c.length; });
     await pipeline(res, opts.download);

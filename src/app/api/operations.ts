@@ -75,6 +75,12 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = operationTable<NodeA
     run: (app: NodeApp, { params, body }) => app.firmware.activate(params.slot, body),
   }),
   operation({
+    id: 'firmwareActivatePrevious', method: 'POST', path: '/firmware/previous/activate', access: 'change',
+    summary: 'After reboot: the previous firmware (the one this node ran before the current one) boots on trial at the next start; its Test must pass',
+    body: UpgradeFlags, reply: ActivateReply,
+    run: (app: NodeApp, { body }) => app.firmware.activatePrevious(body),
+  }),
+  operation({
     id: 'firmwareDelete', method: 'DELETE', path: '/firmware/:slot', access: 'change',
     summary: 'Delete a slot (never the current, the after-reboot or the committed one)',
     params: SlotParam, reply: ActionReply,

@@ -14,6 +14,8 @@ export const SlotRow = z.object({
   published: z.string().nullable(),
   current: z.boolean(),
   after_reboot: z.boolean(),
+  /** The firmware the node ran before the current one (activate previous); absent from older firmware. */
+  previous: z.boolean().optional(),
   installed_at: z.string().nullable(),
   origin: z.enum(['factory', 'upload', 'replicated']).nullable(),
   key_id: z.string().nullable(),
@@ -87,6 +89,7 @@ export const NodeVersion = z.object({
 export type NodeVersion = z.infer<typeof NodeVersion>;
 
 export const Versions = z.object({ nodes: z.array(NodeVersion) });
+export type Versions = z.infer<typeof Versions>;
 
 /** Test and After reboot: what the operator allows beyond the policy. */
 export const UpgradeFlags = z.object({

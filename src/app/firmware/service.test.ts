@@ -22,7 +22,7 @@ import { FirmwareDir, SLOT_COUNT } from '../../adapters/firmware/slots.js';
 import { writeBundle, type BundleFile } from '../../adapters/firmware/writer.js';
 import { parseConfig } from '../../config/parse.js';
 import type { TandemConfig } from '../../config/types.js';
-import { freshRecord, type SlotRef } from '../../core/firmware/boot.js';
+import { FACTORY, freshRecord, type SlotRef } from '../../core/firmware/boot.js';
 import type { Manifest, ReleaseType } from '../../core/firmware/types.js';
 import type { FirmwareIdentity, Role } from '../../core/ha/report.js';
 import { OpError } from '../api/operation.js';
@@ -33,6 +33,7 @@ import { runningFirmware, type RunningFirmware } from './identity.js';
 import { installedVersion } from './installation.js';
 import { FirmwareList, TestReport, type Check, type UpgradeFlags } from './schemas.js';
 import { FirmwareService, MIN_FREE_SHARE } from './service.js';
+import { offlineFirmwareService } from './offline.js';
 
 const freshDir = tempDirs('tandem-fw-service-');
 const KEY = testKey('vendor key');
@@ -254,11 +255,11 @@ describe('FirmwareService: upload', () => {
 
     const list = FirmwareList.parse(n.svc.list());
     assert.deepEqual(list.slots[0], {
-      slot: 0, state: 'committed', version: installedVersion(), type: 'factory', published: null, current: true, after_reboot: true,
+      slot: 0, state: 'committed', version: installedVersion(), type: 'factory', published: null, current: true, after_reboot: true, previous: false,
       installed_at: null, origin: 'factory', key_id: null, bundle_sha256: null, failure: null,
     });
     assert.deepEqual(list.slots[1], {
-      slot: 1, state: 'installed', version: '1.0.0', type: 'lts', published: '2026-03-01', current: false, after_reboot: false,
+      slot: 1, state: 'installed', version: '1.0.0', type: 'lts', published: '2026-03-01', current: false, after_reboot: false, previous: false,
       installed_at: new Date(NOW).toISOString(), origin: 'upload', key_id: KEY.trusted.id, bundle_sha256: b.sha256, failure: null,
     });
     assert.deepEqual(list.slots.slice(2).map((s) => [s.slot, s.state]), [[2, 'empty'], [3, 'empty'], [4, 'empty'], [5, 'empty']]);
@@ -621,6 +622,45 @@ describe('FirmwareService: activate and remove', () => {
     assert.equal(reply.ok, true, reply.messages.join('\n'));
     assert.match(check(reply.report?.checks ?? [], 'policy').message, /^move from Feature Release 1\.1\.0 to LTS 1\.1\.0 by override/);
     assert.deepEqual((await svc.versions()).nodes[0]?.support?.why, 'unsupported (downgraded)');
+  });
+
+  it('activate previous: the committed slot before the current one (the console\'s rescue path), through activate and its policy', async () => {
+    const n = node();
+    await upload(n, (await bundle({ version: '1.0.0', type: 'feature' })).file);
+    await upload(n, (await bundle({ version: '1.1.0', type: 'feature' })).file);
+    await refused(n.svc.activatePrevious(NONE), 409, /^no previous firmware/);
+    const ref = (slot: number): SlotRef => ({ slot, install: n.dir.slot(slot)?.install ?? assert.fail(`slot ${String(slot)} empty`) });
+    // The launcher committed slot 2 after slot 1: slot 1 is the previous firmware.
+    n.dir.writeBoot({ ...freshRecord(), good: ref(2), previous: ref(1), current: ref(2) });
+    const svc = serviceOf(n, { running: runningFrom(n, 2) });
+    assert.deepEqual(svc.list().slots.map((r) => r.previous), [false, true, false, false, false, false]);
+    const refusedReply = await svc.activatePrevious(NONE);
+    assert.equal(refusedReply.ok, false);
+    assert.match(refusedReply.messages.join('\n'), /1\.0\.0 is older than the running 1\.1\.0: downgrades are refused/);
+    const reply = await svc.activatePrevious({ override: true, reinstall: false });
+    assert.equal(reply.ok, true, reply.messages.join('\n'));
+    assert.deepEqual(svc.afterReboot(), ref(1));
+    // On trial of slot 2 from slot 1: the previous firmware is the one the trial falls back to.
+    n.dir.writeBoot({ ...freshRecord(), good: ref(1), current: ref(2), trial: { target: ref(2), activation: 'x', attempts: 1, since: NOW, from: ref(1) } });
+    assert.deepEqual(svc.list().slots.map((r) => r.previous), [false, true, false, false, false, false]);
+    // A previous firmware deleted meanwhile is said so.
+    n.dir.writeBoot({ ...freshRecord(), good: ref(2), previous: { slot: 3, install: 'gone' }, current: ref(2) });
+    await refused(svc.activatePrevious(NONE), 409, /^the previous firmware slot 3 is no longer installed/);
+  });
+
+  it('without a daemon: the same service on the slot store activates the previous firmware (factory), logged in the node\'s log', async () => {
+    const n = node();
+    await upload(n, (await bundle({ version: '1.0.0', type: 'feature' })).file);
+    const install = n.dir.slot(1)?.install ?? assert.fail('slot 1 empty');
+    n.dir.writeBoot({ ...freshRecord(), good: { slot: 1, install }, previous: FACTORY, current: { slot: 1, install } });
+    const offline = offlineFirmwareService(n.configFile, 'a');
+    assert.equal(offline.list().slots.find((r) => r.current)?.slot, 1, 'the firmware the launcher started last runs');
+    assert.equal((await offline.activatePrevious(NONE)).ok, false, 'leaving a release for the factory firmware needs override');
+    const reply = await offline.activatePrevious({ override: true, reinstall: false });
+    assert.equal(reply.ok, true, reply.messages.join('\n'));
+    assert.deepEqual(n.dir.activation()?.slot, 0);
+    assert.deepEqual(serviceOf(n, { running: runningFrom(n, 1) }).afterReboot(), FACTORY);
+    assert.match(readFileSync(join(n.stateDir, 'logs', 'tandem.log'), 'utf8'), /\(console, daemon not running\) downgrade from 1\.0\.0 to .* \(factory\) allowed by override/);
   });
 
   it('remove refuses the running, the after-reboot and the committed slot; removes another with its store bundle', async () => {

@@ -24,7 +24,7 @@ import { checkTree, type TreeCheck } from '../../adapters/firmware/tree-check.js
 import { readJson, writeJsonAtomic } from '../../adapters/state/store.js';
 import type { TandemConfig } from '../../config/types.js';
 import { HA_PROTOCOL } from '../../core/compat.js';
-import { describeSlot, planBoot, type SlotRef } from '../../core/firmware/boot.js';
+import { describeSlot, planBoot, previousOf, type SlotRef } from '../../core/firmware/boot.js';
 import { dateOfEpochMs } from '../../core/firmware/calendar.js';
 import { evaluateChecklist, type ChecklistItem } from '../../core/firmware/checklist.js';
 import { issuesOf, MIN_FREE_SHARE } from '../monitor/issues.js';
@@ -95,15 +95,16 @@ export class FirmwareService {
     const record = d.boot();
     const next = this.afterReboot();
     const current = this.o.running.ref;
+    const previous = previousOf(record);
     const rows: SlotRow[] = [{
       slot: 0, state: 'committed', version: installedVersion(), type: 'factory', published: null,
-      current: current.slot === 0, after_reboot: next.slot === 0, installed_at: null, origin: 'factory',
+      current: current.slot === 0, after_reboot: next.slot === 0, previous: previous?.slot === 0, installed_at: null, origin: 'factory',
       key_id: null, bundle_sha256: null, failure: null,
     }];
     for (let n = 1; n <= SLOT_COUNT; n += 1) {
       const s = d.slot(n);
       if (s === null) {
-        rows.push({ slot: n, state: 'empty', version: null, type: null, published: null, current: false, after_reboot: false, installed_at: null, origin: null, key_id: null, bundle_sha256: null, failure: null });
+        rows.push({ slot: n, state: 'empty', version: null, type: null, published: null, current: false, after_reboot: false, previous: false, installed_at: null, origin: null, key_id: null, bundle_sha256: null, failure: null });
         continue;
       }
       const outcome = record?.outcomes[s.install];
@@ -111,7 +112,7 @@ export class FirmwareService {
         : outcome?.state ?? 'installed';
       rows.push({
         slot: n, state, version: s.manifest.version, type: s.manifest.type, published: s.manifest.published,
-        current: current.install === s.install, after_reboot: next.install === s.install,
+        current: current.install === s.install, after_reboot: next.install === s.install, previous: previous?.install === s.install,
         installed_at: s.installed_at, origin: s.origin, key_id: s.key_id, bundle_sha256: s.bundle.sha256,
         failure: outcome?.state === 'failed' ? outcome.reason : null,
       });
@@ -459,6 +460,18 @@ export class FirmwareService {
       this.o.log('warn', msg);
       return { ok: true, report, activation: id, messages: [msg, 'reboot this node to upgrade: tandem reboot'] };
     });
+  }
+
+  /**
+   * The previous firmware (previousOf) for After reboot, through `activate`: its Test and the
+   * release policy apply as to any slot (going back to an older release needs `override`).
+   */
+  async activatePrevious(flags: UpgradeFlags): Promise<ActivateReply> {
+    const prev = previousOf(this.o.dir.boot());
+    if (prev === null) refuse(409, 'no previous firmware: this node has committed only the firmware it runs');
+    const ref = prev as SlotRef;
+    if (!this.o.dir.holds(ref)) refuse(409, `the previous firmware ${describeSlot(ref)} is no longer installed (deleted or replaced)`);
+    return await this.activate(ref.slot, flags);
   }
 
   /** Back to the factory firmware (slot 0): always a downgrade from a release, so only with override. */

@@ -99,6 +99,16 @@ export function sameSlot(a: SlotRef, b: SlotRef): boolean {
   return a.slot === b.slot && a.install === b.install;
 }
 
+/**
+ * The firmware the node ran before the one it runs now (the console menu's "activate the previous
+ * firmware"): during a trial, the committed slot the trial started from; otherwise the committed
+ * slot before the current one. Null when the node has committed only one firmware.
+ */
+export function previousOf(record: BootRecord | null): SlotRef | null {
+  if (record === null) return null;
+  return record.trial !== null ? record.trial.from : record.previous;
+}
+
 export function describeSlot(ref: SlotRef): string {
   return ref.slot === 0 ? 'slot 0 (factory)' : `slot ${ref.slot}`;
 }
