@@ -27,6 +27,12 @@ export interface NodeApp {
   status(): StatusView | null;
   /** The HA actions (takeover, reboot, cluster actions, reload, barrier). */
   act(action: ControlAction): Promise<ActionReply>;
+  /**
+   * Takeover for the Other node: the other node runs its own `takeover` (over the HA link), so
+   * the vetoes and `force` are exactly those of `tandem takeover` there — its sync veto, and this
+   * node, the primary, hands over only if the peer may take over or forces it.
+   */
+  takeoverOther(force: boolean): Promise<ActionReply>;
   /** Slots, upload, notes, Test, After reboot, delete, Version details. */
   readonly firmware: FirmwareService;
   /** The one-action rolling upgrade of both nodes, and the configuration freeze it sets. */

@@ -32,7 +32,7 @@ import type { FastifyInstance } from 'fastify';
 import { existsSync, readFileSync } from 'node:fs';
 import { peerCall, peerCallServer, type PeerLink } from './peer/calls.js';
 import { viewOf, writeChange } from './config-edit.js';
-import { OpError } from './api/operation.js';
+import { OpError, refuse } from './api/operation.js';
 import { announceFallback, bootView, identityOf, runningFirmware } from './firmware/identity.js';
 import { FirmwareService } from './firmware/service.js';
 import { ConfigBackupService } from './backup/service.js';
@@ -373,6 +373,14 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
       const r = await peerCall(peerLink, method, path, { timeoutMs: 5000 });
       if (r.status >= 400) throw new OpError(r.status, (r.body as { messages?: string[] }).messages ?? [`the other node answered ${String(r.status)}`]);
       return r.body;
+    },
+    takeoverOther: async (force) => {
+      if (peerLink === null || peerName === undefined) return refuse(404, 'no other node is configured');
+      const r = await peerCall(peerLink, 'POST', '/action', { body: { type: 'takeover', force }, timeoutMs: 5000 })
+        .catch((err: unknown) => refuse(502, `${peerName}: not reachable over the HA link (${(err as Error).message})`));
+      if (r.status >= 400) throw new OpError(r.status, (r.body as { messages?: string[] }).messages ?? [`${peerName} answered ${String(r.status)}`]);
+      const reply = r.body as ActionReply;
+      return { ok: reply.ok, messages: reply.messages.map((m) => `${peerName}: ${m}`) };
     },
     firmware: firmwareService,
     upgrade,

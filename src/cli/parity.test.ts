@@ -15,6 +15,7 @@ const CLI_OF: Readonly<Record<string, readonly string[]>> = {
   status: ['status'],
   peerStatus: ['status'],
   peerFirmwareList: ['firmware list'],
+  peerTakeover: ['takeover'],
   settings: ['settings show'],
   settingsChange: ['settings set'],
   action: ['takeover', 'reboot', 'shutdown', 'reload', 'cluster reboot', 'cluster convert', 'cluster join', 'cluster resolve-split-brain', 'cluster clear-flap-hold', 'data barrier'],

@@ -21,7 +21,10 @@ import { registerConsoleCommand } from './console.js';
 async function act(t: Target & { json?: boolean }, action: ControlAction): Promise<void> {
   // A barrier may wait up to its own timeout; every other action answers at once.
   const timeoutMs = action.type === 'barrier' ? action.timeout_ms + 5000 : 5000;
-  const reply = (await callOp(t, 'POST', '/action', { body: action, timeoutMs })).body as ActionReply;
+  printReply(t, (await callOp(t, 'POST', '/action', { body: action, timeoutMs })).body as ActionReply);
+}
+
+function printReply(t: { json?: boolean }, reply: ActionReply): void {
   if (t.json === true) console.log(JSON.stringify(reply, null, 2));
   else for (const m of reply.messages) console.log(m);
   if (!reply.ok) process.exit(1);
@@ -72,10 +75,14 @@ export function buildProgram(): Command {
     });
 
   withTarget(program.command('takeover'))
-    .description('make this node the primary (planned handover)')
-    .option('--force', 'take over even if this node is not in sync: data not yet synchronized will be lost')
+    .description('make this node the primary (planned handover); --other: make the other node the primary (this node hands over to it)')
+    .option('--other', 'the other node takes over (asked over the HA link)')
+    .option('--force', 'take over even if the node taking over is not in sync: data not yet synchronized to it will be lost')
     .option('--json', 'machine-readable output')
-    .action((t: Target & { force?: boolean; json?: boolean }) => act(t, { type: 'takeover', force: t.force === true }));
+    .action(async (t: Target & { force?: boolean; other?: boolean; json?: boolean }) => {
+      if (t.other !== true) { await act(t, { type: 'takeover', force: t.force === true }); return; }
+      printReply(t, (await callOp(t, 'POST', '/peer/takeover', { body: { force: t.force === true }, timeoutMs: 10_000 })).body as ActionReply);
+    });
 
   for (const kind of ['reboot', 'shutdown'] as const) {
     withTarget(program.command(kind))

@@ -9,60 +9,22 @@
  * screenshot in docs/console/ (linked from docs/console.md).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { REPO_ROOT, type Lab, type NodeName } from '../lab/lab.js';
-import { blockHeartbeats, cannotRun, status, steady, tandem, unblock, waitFor, withLab } from './support.js';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { REPO_ROOT } from '../lab/lab.js';
+import { addAdmin, badge, consoleSkip, launch, open, shot, signIn, url, USER } from './console-support.js';
+import { blockHeartbeats, status, steady, unblock, waitFor, withLab } from './support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ADDRESS: Record<NodeName, string> = { a: '192.0.2.11', b: '192.0.2.12' };
-const USER = 'alice';
-const PASSWORD = 'a long enough password';
-const SHOTS = join(REPO_ROOT, 'docs', 'console');
 /** The bound the takeover must show within on the page (the measured delay is logged: it is the figure). */
 const TAKEOVER_BOUND_MS = 10_000;
 
-const skip = cannotRun()
-  ?? (existsSync(CHROMIUM) ? null : `no ${CHROMIUM} (apt-get install chromium)`)
-  ?? (existsSync(join(REPO_ROOT, 'web', 'dist', 'index.html')) ? null : 'the console is not built (npm run build)')
-  ?? false;
+const skip = consoleSkip();
 
 const dir = mkdtempSync(join(tmpdir(), 'tandem-console-test-'));
 after(() => { rmSync(dir, { recursive: true, force: true }); });
-
-const url = (n: NodeName, path = '/'): string => `https://${ADDRESS[n]}:8443${path}`;
-
-/** Chromium inside the client namespace: playwright starts this wrapper, which enters the namespace. */
-async function launch(lab: Lab): Promise<Browser> {
-  const wrapper = join(dir, 'chromium-in-client-ns');
-  writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${lab.ns('client')} ${CHROMIUM} "$@"\n`);
-  chmodSync(wrapper, 0o755);
-  return chromium.launch({ executablePath: wrapper, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 60_000 });
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function signIn(page: Page, node: NodeName): Promise<void> {
-  await page.goto(url(node));
-  await page.getByLabel('User name').fill(USER);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('[data-badge=header-role]').waitFor({ timeout: 15_000 });
-}
-
-async function open(page: Page, title: string, heading = title): Promise<void> {
-  await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: title, exact: true }).click();
-  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-}
-
-/** The text of a badge (data-badge=NAME) on the page, or null. */
-const badge = (page: Page, name: string): Promise<string | null> => page.locator(`[data-badge=${name}]`).first().textContent({ timeout: 2000 }).catch(() => null);
 
 describe('the web console in Chromium against two real nodes (issue 9)', { skip, timeout: 600_000 }, () => {
   it('sign in; next hop changed and applied live; takeover on the page; split brain resolved with the wizard; firmware slots', async () => {
@@ -70,18 +32,9 @@ describe('the web console in Chromium against two real nodes (issue 9)', { skip,
       let browser: Browser | null = null;
       try {
         const { primary, secondary } = await steady(lab);
-        const pw = join(dir, 'pw');
-        writeFileSync(pw, `${PASSWORD}\n`);
-        const added = await tandem(lab, primary, ['user', 'add', USER, '--role', 'admin', '--password-file', pw]);
-        assert.equal(added.code, 0, added.stderr);
-        // The users reach the secondary through data sync.
-        await waitFor('the user known on the secondary', 20_000, async () => {
-          const r = await lab.exec('client', ['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'content-type: application/json',
-            '-d', JSON.stringify({ user: USER, password: PASSWORD }), url(secondary, '/api/session')]);
-          return r.stdout.trim() === '200' ? true : undefined;
-        });
+        await addAdmin(lab, primary, secondary, dir);
 
-        browser = await launch(lab);
+        browser = await launch(lab, dir);
         const context: BrowserContext = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
         const p = await context.newPage();
 

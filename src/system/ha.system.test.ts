@@ -133,6 +133,24 @@ describe('HA on real networking (namespaces)', { skip, concurrency: false }, () 
     });
   }));
 
+  it('tandem takeover --other on the primary: the other node takes over (planned handover), the VIP and the client follow', () => withLab('default', async (lab) => {
+    const { primary, secondary } = await steady(lab);
+    const ping = lab.clientPing(VIP, { count: 60, intervalMs: 50 });
+    await sleep(300);
+    const r = await tandem(lab, primary, ['takeover', '--other', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const reply = JSON.parse(r.stdout) as { ok: boolean; messages: string[] };
+    assert.ok(reply.messages.some((m) => m.startsWith(`${secondary}: `) && /takeover/.test(m)), r.stdout);
+    await waitFor('the other node to own the VIP', 5000, async () => ((await lab.vipOwner()) === secondary ? true : undefined));
+    const result = await ping;
+    assert.equal(result.duplicates, 0, 'never two nodes answering');
+    assert.equal((await status(lab, secondary)).this_node.role, 'primary');
+    assert.match((await status(lab, primary)).this_node.reason, /yielding to .*operator takeover requested/);
+    // Now this node is the secondary: the other node is already the primary, and says so.
+    const again = await tandem(lab, primary, ['takeover', '--other']);
+    assert.match(again.stdout, new RegExp(`${secondary}: .*already primary`));
+  }));
+
   it('next-hop changes apply live with tandem reload, without a role change', () => withLab('default', async (lab) => {
     const { primary } = await steady(lab);
     const file = join(lab.dir, 'cluster.yaml');

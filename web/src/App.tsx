@@ -36,7 +36,9 @@ export function App(): ReactNode {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [failure, setFailure] = useState<string | null>(null);
   useEffect(() => {
-    whenSignedOut(() => { setSession(null); });
+    // A request refused for want of a session: it ended (idle, signed out elsewhere) or the node
+    // restarted (a reboot, a firmware upgrade): sessions live in the node's memory only.
+    whenSignedOut(() => { setFailure('Your session has ended (or the node restarted): sign in again.'); setSession(null); });
     currentSession().then(setSession, (err: unknown) => { setFailure(errorText(err)); setSession(null); });
   }, []);
   if (session === undefined) return <p className="loading">Loading…</p>;

@@ -139,6 +139,13 @@ export const OPERATIONS: readonly AnyOperation<NodeApp>[] = operationTable<NodeA
     run: (app: NodeApp) => (app.peer ?? refuse(404, 'no other node is configured'))('GET', '/status'),
   }),
   operation({
+    id: 'peerTakeover', method: 'POST', path: '/peer/takeover', access: 'change',
+    summary: 'Takeover for the Other node: the other node takes over (this node hands the service over to it), with the vetoes of its own takeover; force skips its sync veto (data not yet on it are lost)',
+    body: z.object({ force: z.boolean().default(false) }).strict(),
+    reply: ActionReply,
+    run: (app: NodeApp, { body }) => app.takeoverOther(body.force),
+  }),
+  operation({
     id: 'peerFirmwareList', method: 'GET', path: '/peer/firmware', access: 'read',
     summary: "The other node's firmware slots, asked over the HA link",
     reply: FirmwareList,

@@ -115,10 +115,10 @@ function SlotLine({ r, mine, flags, onNotes, onReport, onActivated, onChanged }:
         <td className="row-actions">
           {!empty && <>
             {r.origin !== 'factory' && <>
-              <button type="button" onClick={() => { onNotes(r.slot); }}>Notes</button>
+              <button type="button" onClick={() => { onNotes(r.slot); }} data-testid={`notes-${String(r.slot)}`}>Notes</button>
               <button type="button" disabled={busy} onClick={() => { void test(); }} data-testid={`test-${String(r.slot)}`}>Test</button>
             </>}
-            <button type="button" disabled={readOnly || busy || r.after_reboot} onClick={() => { void activate(); }}>After reboot</button>
+            <button type="button" disabled={readOnly || busy || r.after_reboot} onClick={() => { void activate(); }} data-testid={`activate-${String(r.slot)}`}>After reboot</button>
             {r.slot !== 0 && <ActionButton label="Delete" danger readOnly={readOnly} disabled={r.current || r.after_reboot}
               confirm={`Delete slot ${String(r.slot)} (${r.version ?? ''})?`}
               run={async () => { const x = await api<ActionReply>('DELETE', `/api/firmware/${String(r.slot)}`); onChanged(); return x; }} />}
@@ -209,8 +209,9 @@ function ClusterUpgrade({ slots }: { slots: readonly SlotRowT[] }): ReactNode {
       setBusy(false);
     }
   };
-  const shown = busy || lines.length > 0 ? lines : state.data?.lines ?? [];
   const plan = state.data?.plan ?? null;
+  const shown = busy ? lines : followed(lines, state.data?.lines ?? []);
+  const other = live.status?.other_node ?? null;
   return (
     <Section title="Cluster upgrade" id="cluster-upgrade">
       <p className="muted small">Upgrades both nodes to a slot: the secondary first, then one planned handover, then this node. Run it on the primary ({live.status?.this_node.role === 'primary' ? 'this node is' : 'this node is not'}).</p>
@@ -235,9 +236,30 @@ function ClusterUpgrade({ slots }: { slots: readonly SlotRowT[] }): ReactNode {
         {state.data?.active === true && <ActionButton label="Abort" danger readOnly={readOnly} confirm="End the cluster upgrade? Both nodes keep the firmware they run now." run={() => api<ActionReply>('POST', '/api/cluster/upgrade/abort')} />}
       </form>
       {candidates.length === 0 && <p className="muted small">Upload a firmware first: no slot holds another version.</p>}
+      {live.status !== null && (
+        <p className="small" data-testid="upgrade-versions">
+          Running now: {live.status.this_node.name} (this node) Tandem {live.status.this_node.firmware?.version ?? '?'}
+          {other === null ? '' : `, ${other.name} Tandem ${other.firmware?.version ?? '?'}${other.reachable ? '' : ' (not heard)'}`}
+        </p>
+      )}
       {plan !== null && <p className="small">Plan {plan.id}: to {plan.target.version}, phase <Badge tone={plan.phase === 'done' ? 'ok' : plan.phase === 'failed' ? 'bad' : 'warn'}>{plan.phase}</Badge>{plan.result === null ? '' : ` — ${plan.result}`}</p>}
       {shown.length > 0 && <ul className="log" data-testid="upgrade-lines">{shown.map((l, i) => <li key={i}>{l}</li>)}</ul>}
-      {result !== null && <Notice tone={result.ok ? 'ok' : 'bad'}>{result.text}</Notice>}
+      {result !== null && <Notice tone={result.ok ? 'ok' : 'bad'} testId="upgrade-result">{result.text}</Notice>}
+      {result?.ok === true && plan?.phase !== 'done' && (
+        <Notice tone="info">This node restarts into the new firmware now: the page follows the upgrade again once it is back (sign in again — a session does not survive a restart).</Notice>
+      )}
     </Section>
   );
+}
+
+/**
+ * What the page shows once its own stream has ended: the lines it streamed before the plan began
+ * (the checklist, both nodes' Tests: not kept in the plan), then the plan's lines as the node
+ * keeps them — they go on while this node reboots, and after.
+ */
+function followed(streamed: readonly string[], planLines: readonly string[]): readonly string[] {
+  if (streamed.length === 0) return planLines;
+  // A stream that began no plan (refused): the plan shown would be an older one.
+  const at = planLines[0] === undefined ? -1 : streamed.indexOf(planLines[0]);
+  return at < 0 ? streamed : [...streamed.slice(0, at), ...planLines];
 }

@@ -87,6 +87,11 @@ function NodeSection({ s, which }: { s: Status; which: 'this' | 'other' }): Reac
             confirm={`Make ${name} the primary? The other node hands the service over.${s.takeover_veto === null ? '' : ` Vetoed now: ${s.takeover_veto}.`}`}
             run={() => act({ type: 'takeover', force: false })} />
         )}
+        {which === 'other' && (
+          <ActionButton label="Takeover" readOnly={readOnly} disabled={unreachable || s.this_node.role !== 'primary'} testId="takeover-other"
+            confirm={`Make ${name} the primary? This node (${s.this_node.name}) hands the service over to it, unless ${name} may not take over (its data not in sync).`}
+            run={() => api<ActionReply>('POST', '/api/peer/takeover', { force: false })} />
+        )}
         {which === 'this' && s.takeover_veto !== null && s.this_node.role === 'secondary' && (
           <ActionButton label="Force takeover" readOnly={readOnly} danger
             confirm={`Force ${name} to become the primary despite the veto (${s.takeover_veto})? Data not yet on this node may be lost.`}
