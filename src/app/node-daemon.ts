@@ -182,6 +182,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
       lastSyncState = syncState;
       queueMicrotask(() => { feed({ kind: 'sync', at: instant(), state: syncState, ifPeerLost, adopt }); });
     },
+    // Stepped at once, inside the poll phase that read the write's event: ticks and heartbeats
+    // of this turn wait for the check phase (below), so none is decided before the write.
+    unreplicatedWrite: () => { feed({ kind: 'unreplicated-write', at: instant() }); },
     onReplicated: (root, path) => {
       if (root === 'config' && path === REPLICATED_CONFIG) followConfig();
       // A bundle uploaded on the primary: this node installs it into a slot of its own.
@@ -245,7 +248,10 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   })).filter((p) => p.peerAddress !== '');
   const transport: HeartbeatTransport = await openHeartbeatTransport(
     paths, config.cluster.port,
-    (path, bytes) => { feed({ kind: 'datagram', at: instant(), path, bytes }); },
+    // Deferred to the check phase: a write of the service read in the same poll (its inotify
+    // event) is stepped first, so a heartbeat that makes this primary yield cannot come before
+    // the write that must start a new generation (DRBD's rule, SyncService.guardWrites).
+    (path, bytes) => { setImmediate(() => { feed({ kind: 'datagram', at: instant(), path, bytes }); }); },
     (path, err) => { log.log('warn', 'heartbeat', `heartbeat socket on ${path}: ${err.message}`); },
   );
   const prober: IcmpProber = openIcmpProber({
@@ -314,7 +320,9 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
   state = started.state;
   execute(started.effects);
   sync.observe(started.state);
-  const ticker = setInterval(() => { feed({ kind: 'tick', at: instant() }); }, core.timing.tickMs);
+  // Deferred like the heartbeats: after a freeze the overdue timer runs before the poll that reads
+  // the writes made meanwhile; the tick (its heartbeat) must not be decided before them.
+  const ticker = setInterval(() => { setImmediate(() => { feed({ kind: 'tick', at: instant() }); }); }, core.timing.tickMs);
 
   const peerLink: PeerLink | null = peer === undefined || peerName === undefined ? null : {
     host: peer.interfaces[haLink]?.address ?? '', port: config.sync.port, localAddress: self.interfaces[haLink]?.address ?? '0.0.0.0',

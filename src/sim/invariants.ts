@@ -123,11 +123,7 @@ export class DataInvariantMonitor {
     }
     for (; this.writesSeen < sim.writes.length; this.writesSeen++) {
       const w = sim.writes[this.writesSeen];
-      // Known gap of the HA core, left out here so that random runs do not trip on it (the
-      // scenario "primary resumes from a freeze…" shows it, marked todo): a primary resuming
-      // from a freeze keeps its generation through its freeze grace, so its writes then are
-      // discarded without a split brain when the partition heals within that grace.
-      if (w === undefined || !w.dualPrimary || w.inFreezeGrace) continue;
+      if (w === undefined || !w.dualPrimary) continue;
       this.dualWrites[w.node].push(w);
       const peer: NodeName = w.node === 'a' ? 'b' : 'a';
       const theirs = sim.records(peer);

@@ -555,11 +555,9 @@ for (const name of TIMING_PROFILE_NAMES) {
   });
   describe(`data replication, ${name} profile`, () => {
     for (const row of dataRows) it(row.name, () => { row.run(TIMING_PROFILES[name]); });
-    it('primary resumes from a freeze while partitioned and writes; the partition heals within its freeze grace → split brain detected', {
-      todo: 'HA core: the resumed primary keeps its generation through the freeze grace; its writes are discarded without a split brain',
-    }, () => {
+    it('primary resumes from a freeze while partitioned and writes; the partition heals within its freeze grace → split brain detected', () => {
       const t = TIMING_PROFILES[name];
-      const { sim } = steadyCluster(t);
+      const { sim, inv } = steadyCluster(t);
       sim.cutAllPaths();
       sim.freeze('a', 3000);
       sim.runFor(2500);
@@ -572,6 +570,16 @@ for (const name of TIMING_PROFILE_NAMES) {
       sim.runFor(settleBound(t) + 500);
       assert.equal(sim.status('a')?.cluster.status, 'SplitBrain');
       assert.equal(sim.status('b')?.cluster.status, 'SplitBrain');
+      for (const n of ['a', 'b'] as const) assert.ok(sim.alerts.some((x) => x.node === n && x.event === 'split-brain'), `${n} raised the split-brain alert`);
+      assert.deepEqual(sim.servingNodes(), ['b'], 'the newer term keeps serving');
+      noViolations(inv);
+      // The operator keeps b: a's write is set aside (never deleted), a resyncs from b.
+      sim.operator('b', { type: 'resolve-split-brain', keep: 'this' });
+      runUntilSync(sim, 'a', 'UpToDate', 10_000);
+      assert.ok(sim.preserved.some((p) => p.node === 'a' && p.records.has(onA)), 'a\'s write preserved');
+      assert.ok(sim.records('a').has(onB) && !sim.records('a').has(onA));
+      assert.equal(sim.status('a')?.cluster.status, 'HA');
+      noViolations(inv);
     });
   });
 }

@@ -113,8 +113,6 @@ export interface Write {
   readonly at: Millis;
   /** The other node was primary too at that moment. */
   readonly dualPrimary: boolean;
-  /** The writer had just resumed from a freeze and judged no liveness yet (its freeze grace). */
-  readonly inFreezeGrace: boolean;
 }
 
 /** Data moved aside on split-brain recovery (never deleted). */
@@ -340,16 +338,19 @@ export class Simulation {
     const id = `w${this.writeSeq}@${n.name}`;
     const peer = this.nodes[other(n.name)];
     const dualPrimary = peer.running && peer.state?.role === 'primary';
-    const graceUntil = n.state?.graceUntil ?? null;
-    const inFreezeGrace = graceUntil !== null && this.now < graceUntil;
-    this.writes.push({ id, seq: this.writeSeq, node: n.name, at: this.now, dualPrimary, inFreezeGrace });
+    this.writes.push({ id, seq: this.writeSeq, node: n.name, at: this.now, dualPrimary });
     n.data.add(id);
     const s = this.session;
-    if (s?.from === n.name && s.phase === 'live') {
+    const live = s?.from === n.name && s.phase === 'live';
+    if (live) {
       const dueAt = this.now + this.path(this.haLink).delayMs;
       s.pending.push({ id, seq: this.writeSeq, dueAt });
       this.queue.at(dueAt, () => { this.drive(); });
     }
+    // The daemon's rule: a write is replicable while a live session carries it and the receiver
+    // is heard (the channel stalls when the HA link is cut or an end is frozen). Otherwise the HA
+    // core hears of it at once — the write event comes before any heartbeat due at this moment.
+    if (!live || this.stalled()) this.process(n, { kind: 'unreplicated-write', at: this.instant(n.name) });
     return id;
   }
 
@@ -697,8 +698,7 @@ export class Simulation {
       this.closeSession('no longer wanted', 0);
       return;
     }
-    const stalled = this.isCut(this.haLink) || p.frozenUntil !== null || r.frozenUntil !== null;
-    if (stalled) {
+    if (this.stalled()) {
       s.stalledSince ??= this.now;
       s.lastAt = this.now;
       // The channel's idle timeout, as the real one: the peer's dead interval.
@@ -708,6 +708,13 @@ export class Simulation {
     s.stalledSince = null;
     if (s.phase === 'resync') this.advanceResync(s, p, r, delay);
     else this.advanceLive(s, p, r);
+  }
+
+  /** The session's channel carries nothing now: the HA link is cut, or an end is frozen. */
+  private stalled(): boolean {
+    const s = this.session;
+    if (s === null) return false;
+    return this.isCut(this.haLink) || this.nodes[s.from].frozenUntil !== null || this.nodes[s.to].frozenUntil !== null;
   }
 
   private advanceResync(s: Session, p: SimNode, r: SimNode, delay: Millis): void {

@@ -272,6 +272,49 @@ describe('data synchronization on real networking (namespaces)', { skip, concurr
     assert.deepEqual(nodeTrees(lab, loser), apart[survivor], 'identical data on both nodes');
   }));
 
+  it('every path cut, the primary frozen, replaced; thawed, it writes inside its freeze grace; heal: SplitBrain on both; resolve keeps the new primary, sets the other\'s write aside', () => withLab('default', async (lab) => {
+    const { primary: old, secondary: fresh } = await steady(lab);
+    put(rootsOf(lab, old).data, 'shared/common.txt', 'written while in HA\n');
+    await inSync(lab, fresh);
+    await sameData(lab, 'the common file replicated');
+
+    await isolate(lab, old);
+    await lab.freeze(old);
+    await waitFor('the secondary to take over', 10_000, async () => ((await status(lab, fresh)).this_node.role === 'primary' ? true : undefined));
+    put(rootsOf(lab, fresh).data, 'on-new-primary.txt', `written on ${fresh} after its takeover\n`);
+    const healAt = new Date().toISOString();
+    // Inside the old primary's freeze grace (300 ms with the default profile): it still holds the
+    // role and has judged nothing; its write cannot be replicated (the replica fell silent).
+    await lab.thaw(old);
+    put(rootsOf(lab, old).data, 'on-old-primary.txt', `written on ${old} after its thaw\n`);
+    await unblock(lab, old);
+    const apart = { [old]: nodeTrees(lab, old), [fresh]: nodeTrees(lab, fresh) };
+
+    for (const n of ['a', 'b'] as const) {
+      await waitFor(`${n} to report SplitBrain`, 15_000, async () => ((await status(lab, n)).cluster.status === 'SplitBrain' ? true : undefined));
+      await waitFor(`${n}'s sync Diverged`, 10_000, async () => ((await syncStatus(lab, n)).state === 'Diverged' ? true : undefined));
+      assert.ok(since(logLines(lab, n), healAt).some((l) => /split brain detected/.test(l.msg)), `${n} logs the split brain`);
+    }
+    assert.ok(since(logLines(lab, old), healAt).some((l) => /a write could not be replicated: new data generation/.test(l.msg)),
+      `${old} started a new generation at its unreplicated write`);
+    assert.equal(await lab.vipOwner(), fresh, 'the newer term keeps serving');
+
+    const r = await tandem(lab, fresh, ['cluster', 'resolve-split-brain', '--keep', 'this']);
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor('HA again on both', 30_000, async () =>
+      ((await status(lab, 'a')).cluster.status === 'HA' && (await status(lab, 'b')).cluster.status === 'HA' ? true : undefined));
+    await inSync(lab, old, 60_000);
+    // The old primary's write was set aside whole, never deleted; its data now equal the kept ones.
+    const dir = rootsOf(lab, old).data;
+    const siblings = readdirSync(dirname(dir)).filter((e) => e.startsWith(`${basename(dir)}.diverged-`));
+    assert.equal(siblings.length, 1, `one preserved copy of the data root: ${JSON.stringify(siblings)}`);
+    assert.deepEqual(treeHashes(join(dirname(dir), siblings[0] ?? '')), apart[old]?.data, 'the old primary\'s data preserved');
+    assert.ok('on-old-primary.txt' in (apart[old]?.data ?? {}));
+    assert.deepEqual(nodeTrees(lab, fresh), apart[fresh], 'the kept data are untouched');
+    await sameData(lab, 'identical data on both nodes');
+    assert.ok(!existsSync(join(dir, 'on-old-primary.txt')) && existsSync(join(dir, 'on-new-primary.txt')));
+  }));
+
   it('kill -9 of the secondary in the middle of a resync: restarted, it resumes without resending complete files', () => withLab('default', async (lab) => {
     const a = rootsOf(lab, 'a');
     const b = rootsOf(lab, 'b');

@@ -22,7 +22,7 @@ import { helloSchema, parseMessage, welcomeSchema } from './protocol.js';
 import type { PeerCallServer } from '../peer/calls.js';
 import { ReplicaSession } from './replica.js';
 import { ensureRoots, type Roots } from './roots.js';
-import { SourceSession } from './source.js';
+import { RootWatcher, SourceSession } from './source.js';
 
 const SYNC_STATE_FILE = 'sync-state.json';
 /** Between two attempts to reach the primary. */
@@ -48,6 +48,12 @@ export interface SyncServiceOptions {
   readonly log: (level: 'info' | 'warn' | 'error' | 'debug', event: string, message: string) => void;
   /** The engine's state for the HA core (a `sync` input), `adopt` after a completed resync. */
   readonly report: (state: SyncState, ifPeerLost: SyncState, adopt: Generations | null) => void;
+  /**
+   * The service wrote into a root of this primary and the write cannot be replicated now (no
+   * live session, or the replica silent for more than half the dead interval): step the HA core
+   * with it at once (its `unreplicated-write`), before any tick or heartbeat pending.
+   */
+  readonly unreplicatedWrite?: () => void;
   /** A replicated file of `root` changed on this (secondary) node. */
   readonly onReplicated?: (root: string, path: string) => void;
   /** Operations the other node calls over the same listener (app/peer/calls.ts). */
@@ -80,6 +86,10 @@ export class SyncService {
   private connecting = false;
   private nextAttemptAt = 0;
   private ha: NodeState | null = null;
+  /** While primary: watches every root for writes, replicable or not (DRBD's rule, see observe). */
+  private writeGuard: RootWatcher[] | null = null;
+  /** The channel of `source`: when the replica was last heard. */
+  private sourceChannel: Channel | null = null;
   private receivers = new Map<string, Receiver>();
   private hashCaches = new Map<string, HashCache>();
   private readonly totals = { filesSent: 0, bytesSent: 0, filesReceived: 0, bytesReceived: 0, refusedOnArrival: 0, refusedByReplica: 0 };
@@ -133,6 +143,50 @@ export class SyncService {
     const changed = f.role !== facts.role || f.peerAlive !== facts.peerAlive || f.peerRole !== facts.peerRole || f.diverged !== facts.diverged;
     this.input(changed ? { kind: 'facts', at: this.o.now(), facts } : { kind: 'tick', at: this.o.now() });
     this.reconcile();
+    this.guardWrites(ha.role === 'primary' && this.o.peer !== null);
+  }
+
+  /**
+   * DRBD's rule needs every write of the primary seen, also when no session is there to see it:
+   * a watch per directory of every root, for as long as this node is primary (beside the
+   * session's own, which sends the changes). A write found while it cannot be replicated is
+   * handed to the HA core, which starts a new generation at the first one. The kernel queues the
+   * inotify event inside the write(2), so the write is known by the next poll of the event loop;
+   * the daemon defers ticks and heartbeats to the check phase of that turn, after it.
+   */
+  private guardWrites(on: boolean): void {
+    if (!on) {
+      for (const w of this.writeGuard ?? []) w.close();
+      this.writeGuard = null;
+      return;
+    }
+    if (this.writeGuard !== null) return;
+    const seen = (): void => { this.onWrite(); };
+    this.writeGuard = [...this.o.roots.values()].map((dir) => new RootWatcher(dir, {
+      path: seen, root: seen,
+      cannot: (message) => { this.o.log('warn', 'sync', `cannot watch all of ${dir} for unreplicated writes: ${message}`); },
+    }));
+  }
+
+  private onWrite(): void {
+    const ha = this.ha;
+    if (ha?.role !== 'primary' || this.closed) return;
+    // Already writing a generation the peer does not hold: nothing new to tell the HA core.
+    if (ha.unsharedGeneration === ha.persisted.generations.current) return;
+    if (this.replicable()) return;
+    this.o.unreplicatedWrite?.();
+  }
+
+  /**
+   * A write is replicable while a live session carries it and the replica was heard within half
+   * the dead interval (it pings every keepalive). Half: the peer takes over a dead interval after
+   * it last heard this node, so a write made once the replica fell silent, and before that, is
+   * counted in time, also when a heartbeat of this node reached the peer later than the replica's
+   * last frame reached this node.
+   */
+  private replicable(): boolean {
+    const ch = this.sourceChannel;
+    return this.source?.phase === 'live' && ch !== null && this.o.now() - ch.lastReceivedAt <= this.o.deadAfterMs / 2;
   }
 
   /** The HA core asked for a full resync: mark the copy, restart any session with fresh manifests. */
@@ -214,6 +268,7 @@ export class SyncService {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.guardWrites(false);
     const sessions = [this.replica, this.source].filter((x) => x !== null);
     for (const x of sessions) x.close('stopping');
     await this.listener?.close();
@@ -328,9 +383,10 @@ export class SyncService {
       log: (level, message) => { this.o.log(level, 'sync', message); },
     });
     this.source = session;
+    this.sourceChannel = ch;
     void session.done.then((reason) => {
       this.addTotals({ filesSent: session.stats.filesSent, bytesSent: session.stats.bytesSent, refusedByReplica: session.stats.refusedByReplica });
-      if (this.source === session) this.source = null;
+      if (this.source === session) { this.source = null; this.sourceChannel = null; }
       this.o.log('info', 'sync', `replication session with ${this.o.peer ?? 'the replica'} closed: ${reason}`);
     });
   }

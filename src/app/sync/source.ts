@@ -525,7 +525,7 @@ function hasDescendant(m: Manifest, path: string): boolean {
   return false;
 }
 
-interface RootWatcherReports {
+export interface RootWatcherReports {
   /** Something happened to `rel` (a file, a directory, or a name gone): look at it. */
   readonly path: (rel: string) => void;
   /** Look at the whole root (a new directory, whose files may predate its watch; a lost watch). */
@@ -544,7 +544,7 @@ interface RootWatcherReports {
  * reported for nothing is looked at and found unchanged; whatever is missed is found by the
  * periodic pass and the barrier's pass. The store's work directory is not watched.
  */
-class RootWatcher {
+export class RootWatcher {
   /** Watched directories: relative path ('' for the root) → watch and inode. */
   private readonly dirs = new Map<string, { readonly w: FSWatcher; readonly ino: number }>();
   private closed = false;

@@ -1128,3 +1128,74 @@ describe('node: redundant heartbeat paths', () => {
     },
   ]);
 });
+
+describe("node: DRBD's rule, a new generation at the first write that cannot be replicated", () => {
+  const write = (h: Harness): readonly Effect[] => h.input({ kind: 'unreplicated-write', at: h.at() });
+  const persists = (effects: readonly Effect[]): number => effects.filter((e) => e.kind === 'persist').length;
+
+  it('a primary starts one generation on top of the shared one, persisted and sent at once; further writes stay in it', () => {
+    const h = primary();
+    const shared = h.state.persisted.generations.current;
+    const first = write(h);
+    const g = h.state.persisted.generations;
+    assert.notEqual(g.current, shared);
+    assert.equal(g.history[0], shared);
+    assert.equal(persists(first), 1);
+    assert.ok(first.some((e) => e.kind === 'send'), 'the peer is told at once');
+    assert.ok(first.some((e) => e.kind === 'log' && /a write could not be replicated: new data generation/.test(e.message)));
+    const second = write(h);
+    assert.equal(h.state.persisted.generations.current, g.current);
+    assert.equal(persists(second), 0);
+  });
+
+  it('once the peer carries that generation (it caught up), the next unreplicated write starts another', () => {
+    const h = primary();
+    write(h);
+    const g = h.state.persisted.generations;
+    h.peerSays({ generations: g });
+    h.peerHeartbeat();
+    write(h);
+    assert.notEqual(h.state.persisted.generations.current, g.current);
+    assert.equal(h.state.persisted.generations.history[0], g.current);
+  });
+
+  it('a primary that lost its peer already writes a generation of its own: no second one', () => {
+    const h = primaryAlone();
+    const g = h.state.persisted.generations.current;
+    assert.equal(persists(write(h)), 0);
+    assert.equal(h.state.persisted.generations.current, g);
+  });
+
+  it('a secondary starts nothing', () => {
+    const h = secondary();
+    const g = h.state.persisted.generations.current;
+    assert.equal(persists(write(h)), 0);
+    assert.equal(h.state.persisted.generations.current, g);
+  });
+
+  it('resumed from a freeze inside its grace, a write, then the replacement heard: SplitBrain, alerted once, this node yields', () => {
+    const h = primary();
+    silence(h);
+    // Frozen past the dead interval: the peer took over meanwhile, with a generation of its own.
+    h.now += 3 * T.peerDeadAfterMs;
+    write(h);
+    assert.ok(h.state.graceUntil !== null && h.now < h.state.graceUntil, 'inside the freeze grace');
+    assert.equal(h.state.role, 'primary');
+    const mark = h.emitted.length;
+    resume(h, { role: 'primary', term: h.state.primaryTerm + 1, generations: DIVERGED, canTakeOver: false });
+    h.run(T.freezeGraceMs / 2);
+    assert.equal(h.status().cluster.status, 'SplitBrain');
+    assert.equal(h.state.role, 'secondary');
+    const alerts = h.emitted.slice(mark).filter((e) => e.effect.kind === 'alert' && e.effect.event === 'split-brain');
+    assert.equal(alerts.length, 1);
+    // Without the write, the same resume yields without a split brain (the frozen-node rule).
+    const quiet = primary();
+    silence(quiet);
+    quiet.now += 3 * T.peerDeadAfterMs;
+    quiet.tickOnly();
+    resume(quiet, { role: 'primary', term: quiet.state.primaryTerm + 1, generations: { current: 'b:3.2', history: [quiet.state.persisted.generations.current] } });
+    quiet.run(T.freezeGraceMs / 2);
+    assert.equal(quiet.status().cluster.status, 'HA');
+    assert.equal(quiet.state.role, 'secondary');
+  });
+});

@@ -72,6 +72,7 @@ export function initNode(config: CoreConfig, facts: StartFacts): StepResult {
     leaving: null,
     rebootCluster: null,
     graceUntil: null,
+    unsharedGeneration: null,
     lastTickAt: now,
     blocked: null,
     counters: { accepted: 0, rejected: zeroCounts(), paths: Object.fromEntries(config.heartbeatPaths.map((p) => [p, { accepted: 0, rejected: 0 }])) },
@@ -88,6 +89,7 @@ export function step(state: NodeState, input: Input, caps: Capabilities): StepRe
   // loop resumed from poll reads pending I/O (a late echo reply, a sync event) before it runs its
   // timers; judging liveness on such an input took over before the queued heartbeats were read.
   let s = noticeFreeze(state, out);
+  const divergedBefore = divergedFromPeer(state);
   switch (input.kind) {
     case 'tick':
       s = onTick(s, out);
@@ -112,10 +114,26 @@ export function step(state: NodeState, input: Input, caps: Capabilities): StepRe
     case 'operator':
       s = onOperator(s, input.action, out);
       break;
+    case 'unreplicated-write':
+      s = onUnreplicatedWrite(s, out);
+      break;
   }
   s = decide(s, out);
+  // Said on the edge, whatever input brought it: the peer found again, or a report naming a
+  // generation this node never saw while the peer stayed alive (a partition healed inside this
+  // node's freeze grace, so it never judged the peer lost).
+  if (!divergedBefore && divergedFromPeer(s)) {
+    const theirs = s.peer?.report.generations.current ?? '?';
+    out.alert('split-brain', `split brain detected: both nodes wrote data while apart (this node ${s.persisted.generations.current}, peer ${theirs}); no sync until resolved`, 'error');
+  }
   s = maybeSendHeartbeat(s, out, caps);
   return out.finish(s);
+}
+
+/** Both nodes wrote a generation the other never saw, as far as the live peer's last report says. */
+function divergedFromPeer(s: NodeState): boolean {
+  const report = s.peerAlive ? s.peer?.report : undefined;
+  return report !== undefined && compareGenerations(s.persisted.generations, report.generations) === 'diverged';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,10 +224,14 @@ function onDatagram(state: NodeState, path: string, bytes: Uint8Array, out: Out,
   // Copies travel on paths of different delay: an older report arriving late on a slow path
   // proves the path alive but must not replace a newer one (it would undo a handover we saw).
   if (state.peer !== null && state.peer.bootId === hb.bootId && hb.seq < state.peer.seq) return heard;
+  const unshared = state.unsharedGeneration;
   let s: NodeState = {
     ...heard,
     peer: { report, at: out.now, bootId: hb.bootId, seq: hb.seq },
     persisted: { ...state.persisted, term: Math.max(state.persisted.term, report.term) },
+    // The peer carries this node's generation (a resync adopted it): a later unreplicated write
+    // must start a new one.
+    unsharedGeneration: unshared !== null && (report.generations.current === unshared || report.generations.history.includes(unshared)) ? null : unshared,
   };
   if (state.peer !== null && state.peer.bootId !== hb.bootId) {
     out.log('info', 'peer-restart', `peer ${peer.name} restarted (boot ${hb.bootId})`);
@@ -584,13 +606,11 @@ function clearBlocked(s: NodeState, out: Out): null {
 
 function promote(state: NodeState, why: string, out: Out): NodeState {
   const term = Math.max(state.persisted.term, state.peer?.report.term ?? 0) + 1;
-  let persisted: Persisted = { ...state.persisted, term };
-  if (!state.peerAlive) {
-    // Writes from now on cannot reach the peer: they form a new data generation.
-    persisted = newGeneration(persisted, state.config.self.name);
-  }
+  let next: NodeState = { ...state, persisted: { ...state.persisted, term } };
+  // Writes from now on cannot reach the peer: they form a new data generation.
+  if (!state.peerAlive) next = withUnsharedGeneration(next);
   const s: NodeState = ensureUuid(
-    { ...state, persisted, primaryTerm: term, forcing: false, blocked: null, yielding: null, ruleSince: null }, out);
+    { ...next, primaryTerm: term, forcing: false, blocked: null, yielding: null, ruleSince: null }, out);
   out.persist(s.persisted);
   return setRole(s, 'primary', why, out);
 }
@@ -616,9 +636,32 @@ function setService(s: NodeState, serving: boolean, out: Out): NodeState {
   return { ...s, serving };
 }
 
-function newGeneration(p: Persisted, node: string): Persisted {
+/** Starts a generation the peer does not hold (not persisted here: the caller persists it). */
+function withUnsharedGeneration(s: NodeState): NodeState {
+  const p = s.persisted;
   const generationCounter = p.generationCounter + 1;
-  return { ...p, generationCounter, generations: nextGeneration(p.generations, `${node}:${p.term}.${generationCounter}`) };
+  const generations = nextGeneration(p.generations, `${s.config.self.name}:${p.term}.${generationCounter}`);
+  return { ...s, persisted: { ...p, generationCounter, generations }, unsharedGeneration: generations.current };
+}
+
+function startUnsharedGeneration(s: NodeState, out: Out): NodeState {
+  const next = withUnsharedGeneration(s);
+  out.persist(next.persisted);
+  return next;
+}
+
+/**
+ * DRBD's rule: a primary starts a new generation at the first write it cannot replicate, unless
+ * its current generation is already one the peer does not hold. The generation is persisted in
+ * this step — before anything replicates the write later — and told to the peer at once.
+ */
+function onUnreplicatedWrite(s: NodeState, out: Out): NodeState {
+  if (s.role !== 'primary' || s.persisted.mode !== 'ha') return s;
+  if (s.unsharedGeneration === s.persisted.generations.current) return s;
+  const next = startUnsharedGeneration(s, out);
+  out.log('info', 'generation', `a write could not be replicated: new data generation ${s.persisted.generations.current} → ${next.persisted.generations.current}`);
+  out.urgent = true;
+  return next;
 }
 
 /** Judges every path and the peer; acts on the edges (path down/up, peer lost/found). */
@@ -649,11 +692,7 @@ function updateLiveness(s: NodeState, out: Out): NodeState {
   if (!alive) {
     const leaving = s.peer?.report.leaving === true;
     out.alert('peer-lost', leaving ? `peer ${peerName} left (reboot/shutdown)` : `peer ${peerName} unreachable on every heartbeat path`);
-    if (s.role === 'primary') {
-      const persisted = newGeneration(next.persisted, s.config.self.name);
-      out.persist(persisted);
-      next = { ...next, persisted };
-    }
+    if (s.role === 'primary') next = startUnsharedGeneration(next, out);
     return next;
   }
   out.alert('peer-found', `peer ${peerName} reachable`, 'info');
@@ -661,9 +700,6 @@ function updateLiveness(s: NodeState, out: Out): NodeState {
   if (report !== undefined) {
     if (report.uuid !== null && s.persisted.uuid !== null && report.uuid !== s.persisted.uuid) {
       out.alert('cluster-broken', `cluster Broken: this node holds UUID ${s.persisted.uuid}, the peer ${report.uuid}; the operator must resolve it`);
-    }
-    if (compareGenerations(s.persisted.generations, report.generations) === 'diverged') {
-      out.alert('split-brain', `split brain detected: both nodes wrote data while apart (this node ${s.persisted.generations.current}, peer ${report.generations.current}); no sync until resolved`, 'error');
     }
   }
   // Neighbours may have followed the other side during the partition: re-announce at once.

@@ -68,6 +68,15 @@ export type Input =
     readonly ifPeerLost?: SyncState;
     readonly adopt?: Generations | null;
   }
+  /**
+   * The service wrote data that cannot be replicated now: no live replication session to the
+   * secondary, or one that has not heard from it lately. A primary starts a new data generation
+   * at the first such write (DRBD's rule), so that the peer, had it taken over meanwhile, sees
+   * both nodes wrote apart. The shell steps this before any heartbeat or tick that is pending at
+   * the same moment: a heartbeat decision taken first could let the write go out under the old
+   * generation (or demote this node before the write is counted).
+   */
+  | { readonly kind: 'unreplicated-write'; readonly at: Instant }
   /** A changed configuration applied live (next hops, timing): no reboot needed. */
   | { readonly kind: 'config'; readonly at: Instant; readonly config: CoreConfig }
   | { readonly kind: 'operator'; readonly at: Instant; readonly action: OperatorAction };
@@ -150,6 +159,14 @@ export interface NodeState {
   readonly rebootCluster: { readonly since: Millis; readonly peerBootId: string | null } | null;
   /** After a detected freeze, liveness is not judged until this time. */
   readonly graceUntil: Millis | null;
+  /**
+   * The current generation when this node started it apart from its peer (promoted or primary
+   * with the peer lost, or at an unreplicated write) and has not seen the peer carry it since:
+   * further unreplicated writes belong to it. Null when the peer may hold the current generation,
+   * so the next unreplicated write starts a new one. Not persisted: after a restart one
+   * generation too many may be started, never one too few.
+   */
+  readonly unsharedGeneration: string | null;
   readonly lastTickAt: Millis;
   /** A takeover that is demanded but vetoed or limited, with why; logged once per change. */
   readonly blocked: string | null;
