@@ -71,7 +71,8 @@ describe('the Firmwares page in Chromium: upload, notes, Test, After reboot, the
         }).observe(document.body, { subtree: true, childList: true, attributes: true })`);
         await p.keyboard.press('Enter');
         await p.getByTestId('upload-progress').waitFor();
-        await p.waitForFunction('window.uploadSeen.some((v) => v > 0)', undefined, { timeout: 60_000 });
+        // Polled with evaluate (the debugger's own evaluation): a string waitForFunction is an eval the console's CSP refuses.
+        await waitFor('the upload bar to move', 60_000, async () => ((await p.evaluate<number[]>('window.uploadSeen')).some((v) => v > 0) ? true : undefined));
         await shot(p, 'firmwares-upload-progress');
         const installed = p.getByText(new RegExp(`^Installed ${VERSION.replace(/\./g, '\\.')} \\(feature\\) in slot (\\d+)`));
         await installed.waitFor({ timeout: 120_000 });

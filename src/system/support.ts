@@ -83,13 +83,18 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
   }
 }
 
-/** Waits until the cluster is steady: one primary serving the VIP, the other secondary, status HA. */
+/**
+ * Waits until the cluster is steady: one primary serving the VIP, the other secondary, status HA,
+ * every next hop reachable, and both nodes' data UpToDate — a secondary still in its first
+ * resync vetoes a takeover, and a test that kills or freezes the primary then waits in vain.
+ */
 export async function steady(lab: Lab): Promise<{ primary: NodeName; secondary: NodeName }> {
   return waitFor('a steady cluster', 20_000, async () => {
     const [a, b] = [await status(lab, 'a'), await status(lab, 'b')];
     const owner = await lab.vipOwner();
     if (a.cluster.status !== 'HA' || b.cluster.status !== 'HA' || (owner !== 'a' && owner !== 'b')) return undefined;
     if (a.next_hops.some((n) => n.this_node.reachable !== true) || b.next_hops.some((n) => n.this_node.reachable !== true)) return undefined;
+    if (a.sync.state !== 'UpToDate' || b.sync.state !== 'UpToDate') return undefined;
     return owner === 'a' ? { primary: 'a', secondary: 'b' } : { primary: 'b', secondary: 'a' };
   });
 }

@@ -216,7 +216,8 @@ describe('launcher: trials with real processes', () => {
     assert.deepEqual({ name: daemon.name, slot: daemon.slot }, { name: 'healthy', slot: '1' });
     assert.equal(record(n).trial?.attempts, 1);
 
-    await waitFor('the commit', MIN_UP_MS + 5000, () => record(n).trial === null, () => l.describe());
+    // The record on disk, and the launcher's line saying so (read from its stdout pipe, so it may come a moment later).
+    await waitFor('the commit', MIN_UP_MS + 5000, () => record(n).trial === null && l.firmwareLog().some((m) => m.includes('committed')), () => l.describe());
     const r = record(n);
     assert.deepEqual({ good: r.good, previous: r.previous, current: r.current, handled: r.handled, outcome: r.outcomes[target.install]?.state },
       { good: target, previous: FACTORY, current: target, handled: activation, outcome: 'committed' });

@@ -119,7 +119,9 @@ describe('the support bundle', () => {
     await users.add('alice', 'admin', 'correct horse battery');
     const token = users.createToken('alice', 'ci').token;
     const hash = (JSON.parse((await import('node:fs')).readFileSync(users.file, 'utf8')) as { users: { alice: { hash: string } } }).users.alice.hash;
-    const tokenHash = createHash('sha256').update(token.split('_')[2] ?? '').digest('hex');
+    // tdm_<id>_<secret>: the secret is base64url, so it may hold '_' itself.
+    const tokenSecret = token.split('_').slice(2).join('_');
+    const tokenHash = createHash('sha256').update(tokenSecret).digest('hex');
     const log = fileLog(state);
     log(`${JSON.stringify({ level: 'info', event: 'ready', msg: 'node a running firmware 0.1.0 (a harmless line)' })}\n`);
     log(`${JSON.stringify({ level: 'warn', event: 'debug', msg: `key ${clusterKey.toString('hex')} secret ${webhookSecret} token ${token} hash ${hash} tokenhash ${tokenHash}`, pem })}\n`);
@@ -142,7 +144,7 @@ describe('the support bundle', () => {
     }
     const planted: [string, Buffer | string][] = [
       ['cluster key (raw)', clusterKey], ['cluster key (hex)', clusterKey.toString('hex')], ['cluster key (base64)', clusterKey.toString('base64')],
-      ['cluster key (base64url)', clusterKey.toString('base64url')], ['webhook secret', webhookSecret], ['token', token], ['token secret', token.split('_')[2] ?? 'x'],
+      ['cluster key (base64url)', clusterKey.toString('base64url')], ['webhook secret', webhookSecret], ['token', token], ['token secret', tokenSecret],
       ['token hash', tokenHash], ['password hash', hash], ['private key', pem.split('\n')[1] ?? 'x'], ['private key block', 'PRIVATE KEY-----\n'],
     ];
     for (const [what, secret] of planted) assert.equal(tar.indexOf(secret), -1, `${what} is in the bundle`);
