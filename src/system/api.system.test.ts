@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020.js';
-import { REPO_ROOT, type Lab, type NodeName } from '../lab/lab.js';
-import { cannotRun, steady, tandem, waitFor, withLab } from './support.js';
+import type { Lab, NodeName } from '../lab/lab.js';
+import { cannotRun, remoteTandem, steady, tandem, waitFor, withLab } from './support.js';
 
 const skip = cannotRun() ?? false;
 const ADDRESS: Record<NodeName, string> = { a: '192.0.2.11', b: '192.0.2.12' };
@@ -24,10 +24,6 @@ process.env.TANDEM_KNOWN_NODES = join(dir, 'known-nodes.json');
 
 interface OpenApi { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> }
 
-/** The remote CLI, from the client namespace (as an operator's workstation). */
-async function remote(lab: Lab, node: NodeName, token: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return lab.exec('client', [process.execPath, join(REPO_ROOT, 'dist/cli/tandem.js'), '--url', `https://${ADDRESS[node]}:8443`, '--token', token, ...args], {});
-}
 
 /** A GET with the token, from the client namespace (curl: the certificate is the pinned one's business, not this test's). */
 async function get(lab: Lab, node: NodeName, token: string, path: string): Promise<unknown> {
@@ -70,9 +66,9 @@ describe('the HTTPS API of two real nodes (issue 9)', { skip }, () => {
       ];
       for (const node of [primary, secondary]) {
         // The users made on the primary reach the secondary through data sync.
-        await waitFor(`the token works on ${node}`, 20_000, async () => ((await remote(lab, node, token, ['status', '--json'])).code === 0 ? true : undefined));
+        await waitFor(`the token works on ${node}`, 20_000, async () => ((await remoteTandem(lab, node, token, ['status', '--json'])).code === 0 ? true : undefined));
         for (const [args, path] of reads) {
-          const r = await remote(lab, node, token, [...args, '--json']);
+          const r = await remoteTandem(lab, node, token, [...args, '--json']);
           assert.equal(r.code, 0, `${args.join(' ')} on ${node}: ${r.stderr}`);
           const validate = ajv.compile(schemaOf(path));
           const body = JSON.parse(r.stdout) as unknown;
@@ -81,7 +77,7 @@ describe('the HTTPS API of two real nodes (issue 9)', { skip }, () => {
       }
 
       // A change through the API lands, and the audit log says who and from where.
-      const set = await remote(lab, primary, token, ['settings', 'set', '--resync-rate', '25', '--json']);
+      const set = await remoteTandem(lab, primary, token, ['settings', 'set', '--resync-rate', '25', '--json']);
       assert.equal(set.code, 0, set.stderr);
       const shown = JSON.parse((await tandem(lab, primary, ['settings', 'show', '--json'])).stdout) as { resync_rate_mbit: number };
       assert.equal(shown.resync_rate_mbit, 25);
@@ -89,8 +85,8 @@ describe('the HTTPS API of two real nodes (issue 9)', { skip }, () => {
       assert.ok(audit.entries.some((e) => e.op === 'settingsChange' && e.ok && e.user.startsWith('alice') && e.from === '192.0.2.100'), JSON.stringify(audit.entries.slice(-5)));
 
       // A viewer reads everything and changes nothing.
-      assert.equal((await remote(lab, primary, viewerToken, ['firmware', 'list', '--json'])).code, 0);
-      const refused = await remote(lab, primary, viewerToken, ['settings', 'set', '--resync-rate', '30']);
+      assert.equal((await remoteTandem(lab, primary, viewerToken, ['firmware', 'list', '--json'])).code, 0);
+      const refused = await remoteTandem(lab, primary, viewerToken, ['settings', 'set', '--resync-rate', '30']);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /victor .* is a viewer/);
       const after = JSON.parse((await tandem(lab, primary, ['settings', 'show', '--json'])).stdout) as { resync_rate_mbit: number };

@@ -12,19 +12,13 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseDocument } from 'yaml';
 import { pack, unpack } from '../adapters/backup/archive.js';
-import { REPO_ROOT, type Lab, type NodeName } from '../lab/lab.js';
-import { cannotRun, steady, tandem, waitFor, withLab } from './support.js';
+import { cannotRun, remoteTandem, steady, tandem, waitFor, withLab } from './support.js';
 
 const skip = cannotRun() ?? false;
-const ADDRESS: Record<NodeName, string> = { a: '192.0.2.11', b: '192.0.2.12' };
 const dir = mkdtempSync(join(tmpdir(), 'tandem-backup-system-'));
 after(() => { rmSync(dir, { recursive: true, force: true }); });
 process.env.TANDEM_KNOWN_NODES = join(dir, 'known-nodes.json');
 
-/** The remote CLI, from the client namespace (the operator's workstation). */
-function remote(lab: Lab, node: NodeName, token: string, args: readonly string[]): ReturnType<Lab['exec']> {
-  return lab.exec('client', [process.execPath, join(REPO_ROOT, 'dist/cli/tandem.js'), '--url', `https://${ADDRESS[node]}:8443`, '--token', token, ...args], { timeoutMs: 60_000 });
-}
 
 interface Settings { resync_rate_mbit: number }
 interface Users { users: { name: string }[] }
@@ -95,16 +89,16 @@ describe('configuration export and import on two real nodes (issue 10)', { skip 
       doc.setIn(['api', 'listen'], '127.0.0.1:8443');
       const cut = join(dir, 'cut-management.config');
       writeFileSync(cut, pack({ ...archive, config: doc.toString() }));
-      assert.equal((await remote(lab, primary, token, ['status', '--json'])).code, 0);
+      assert.equal((await remoteTandem(lab, primary, token, ['status', '--json'], 60_000)).code, 0);
       // Imported by the operator through the API: the reply still arrives, then the API moves.
-      const moved = await remote(lab, primary, token, ['config', 'import', cut, '--confirm-timeout', '8', '--json']);
+      const moved = await remoteTandem(lab, primary, token, ['config', 'import', cut, '--confirm-timeout', '8', '--json'], 60_000);
       assert.equal(moved.code, 0, moved.stderr);
       const m = importOf(moved);
       assert.ok(m.messages.some((l) => /HTTPS API restarts on 127\.0\.0\.1:8443/.test(l)), m.messages.join('\n'));
-      const unreachable = await remote(lab, primary, token, ['status', '--json']);
+      const unreachable = await remoteTandem(lab, primary, token, ['status', '--json'], 60_000);
       assert.notEqual(unreachable.code, 0, 'the management address is gone: the operator is locked out');
       // Nobody can confirm: the node restores the previous configuration by itself.
-      await waitFor('the API back on the management address', 30_000, async () => ((await remote(lab, primary, token, ['status', '--json'])).code === 0 ? true : undefined));
+      await waitFor('the API back on the management address', 30_000, async () => ((await remoteTandem(lab, primary, token, ['status', '--json'], 60_000)).code === 0 ? true : undefined));
       const config = readFileSync(lab.configPath, 'utf8');
       assert.doesNotMatch(config, /127\.0\.0\.1:8443/);
       assert.equal((await tandem(lab, primary, ['config', 'confirm'])).code, 1, 'the rollback left nothing to confirm');

@@ -63,6 +63,17 @@ export function tandem(lab: Lab, node: NodeName, args: readonly string[], timeou
     '--config', join(lab.dir, 'cluster.yaml'), '--node', node], timeoutMs === undefined ? {} : { timeoutMs });
 }
 
+/**
+ * The remote CLI against `node`'s HTTPS API on its ext address, run from the client's namespace
+ * (the operator's workstation). Set TANDEM_KNOWN_NODES to a file of the test's own first: the
+ * CLI pins each node's certificate there.
+ */
+export function remoteTandem(lab: Lab, node: NodeName, token: string, args: readonly string[], timeoutMs?: number): ReturnType<Lab['exec']> {
+  const address = NODE_ADDRESSES[node].ext0.split('/')[0] ?? '';
+  return lab.exec('client', [process.execPath, join(REPO_ROOT, 'dist/cli/tandem.js'), '--url', `https://${address}:8443`, '--token', token, ...args],
+    timeoutMs === undefined ? {} : { timeoutMs });
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` until it returns a value that is not undefined, or fails after `timeoutMs`. */
