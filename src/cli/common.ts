@@ -69,11 +69,16 @@ export async function callOp(t: Target, method: 'GET' | 'POST' | 'PUT' | 'DELETE
   } catch (err) {
     fail((err as Error).message);
   }
-  if (r.status >= 400) {
-    const messages = (r.body as { messages?: unknown }).messages;
-    fail(Array.isArray(messages) ? messages.join('\n') : `the node answered ${String(r.status)}`);
-  }
+  const refused = refusalOf(r, '\n');
+  if (refused !== null) fail(refused);
   return r;
+}
+
+/** A refused call's messages (joined by `sep`), or null when the node answered with success. */
+export function refusalOf(r: CallResult, sep: string): string | null {
+  if (r.status < 400) return null;
+  const messages = (r.body as { messages?: unknown }).messages;
+  return Array.isArray(messages) ? messages.join(sep) : `the node answered ${String(r.status)}`;
 }
 
 export const print = (json: boolean | undefined, value: unknown, text: () => string): void => {

@@ -14,7 +14,7 @@ import type { ConfigChangeReply, ConfigView } from '../app/config-edit.js';
 import type { ActivateReply, FirmwareList, Versions } from '../app/firmware/schemas.js';
 import type { NodeStatus } from '../core/ha/status.js';
 import { decodeKeys, render, start, step, type Event, type Outcome, type Request, type State, type Step } from './console-menu.js';
-import { fail, socketOf, withTarget, type Target } from './common.js';
+import { fail, refusalOf, socketOf, withTarget, type Target } from './common.js';
 import { bundleName, download } from './support.js';
 import { TEST_TIMEOUT_MS } from './firmware.js';
 
@@ -32,10 +32,8 @@ class Failed extends Error {}
 /** One operation call: the reply body, or Failed with the node's messages. */
 async function op<T>(socketPath: string, method: 'GET' | 'POST' | 'PUT', path: string, opts: CallOptions = {}): Promise<T> {
   const r = await call({ socketPath }, method, path, opts);
-  if (r.status >= 400) {
-    const messages = (r.body as { messages?: unknown }).messages;
-    throw new Failed(Array.isArray(messages) ? messages.join('; ') : `the node answered ${String(r.status)}`);
-  }
+  const refused = refusalOf(r, '; ');
+  if (refused !== null) throw new Failed(refused);
   return r.body as T;
 }
 

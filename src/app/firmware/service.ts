@@ -467,9 +467,7 @@ export class FirmwareService {
    * release policy apply as to any slot (going back to an older release needs `override`).
    */
   async activatePrevious(flags: UpgradeFlags): Promise<ActivateReply> {
-    const prev = previousOf(this.o.dir.boot());
-    if (prev === null) refuse(409, 'no previous firmware: this node has committed only the firmware it runs');
-    const ref = prev as SlotRef;
+    const ref = previousOf(this.o.dir.boot()) ?? refuse(409, 'no previous firmware: this node has committed only the firmware it runs');
     if (!this.o.dir.holds(ref)) refuse(409, `the previous firmware ${describeSlot(ref)} is no longer installed (deleted or replaced)`);
     return await this.activate(ref.slot, flags);
   }

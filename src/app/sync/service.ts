@@ -11,6 +11,7 @@ import {
   hashCachePath, HashCache, openReceiver, preserveDiverged, type Receiver,
 } from '../../adapters/files/index.js';
 import { readJson, writeJsonAtomic } from '../../adapters/state/store.js';
+import { unreplicatedWriteMatters } from '../../core/ha/node.js';
 import { syncFactsOf } from '../../core/ha/status.js';
 import type { NodeState } from '../../core/ha/types.js';
 import {
@@ -170,9 +171,8 @@ export class SyncService {
 
   private onWrite(): void {
     const ha = this.ha;
-    if (ha?.role !== 'primary' || this.closed) return;
-    // Already writing a generation the peer does not hold: nothing new to tell the HA core.
-    if (ha.unsharedGeneration === ha.persisted.generations.current) return;
+    // Not a primary, or already writing a generation the peer does not hold: nothing new to tell.
+    if (ha === null || this.closed || !unreplicatedWriteMatters(ha)) return;
     if (this.replicable()) return;
     this.o.unreplicatedWrite?.();
   }

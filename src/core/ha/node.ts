@@ -651,13 +651,20 @@ function startUnsharedGeneration(s: NodeState, out: Out): NodeState {
 }
 
 /**
+ * Whether an unreplicated write would start a new generation now: a primary of a cluster whose
+ * current generation the peer may hold. The shell asks before stepping the core with every write.
+ */
+export function unreplicatedWriteMatters(s: NodeState): boolean {
+  return s.role === 'primary' && s.persisted.mode === 'ha' && s.unsharedGeneration !== s.persisted.generations.current;
+}
+
+/**
  * DRBD's rule: a primary starts a new generation at the first write it cannot replicate, unless
  * its current generation is already one the peer does not hold. The generation is persisted in
  * this step — before anything replicates the write later — and told to the peer at once.
  */
 function onUnreplicatedWrite(s: NodeState, out: Out): NodeState {
-  if (s.role !== 'primary' || s.persisted.mode !== 'ha') return s;
-  if (s.unsharedGeneration === s.persisted.generations.current) return s;
+  if (!unreplicatedWriteMatters(s)) return s;
   const next = startUnsharedGeneration(s, out);
   out.log('info', 'generation', `a write could not be replicated: new data generation ${s.persisted.generations.current} → ${next.persisted.generations.current}`);
   out.urgent = true;
