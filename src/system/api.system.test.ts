@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Ajv2020 from 'ajv/dist/2020.js';
 import type { Lab, NodeName } from '../lab/lab.js';
-import { cannotRun, remoteTandem, steady, tandem, waitFor, withLab } from './support.js';
+import { cannotRun, EXT_ADDRESS, remoteTandem, steady, tandem, waitFor, withLab } from './support.js';
 
 const skip = cannotRun() ?? false;
-const ADDRESS: Record<NodeName, string> = { a: '192.0.2.11', b: '192.0.2.12' };
 const dir = mkdtempSync(join(tmpdir(), 'tandem-api-system-'));
 after(() => { rmSync(dir, { recursive: true, force: true }); });
 // The remote CLI pins the nodes' certificates here, not in the home directory of whoever runs the tests.
@@ -27,7 +26,7 @@ interface OpenApi { paths: Record<string, Record<string, { responses: Record<str
 
 /** A GET with the token, from the client namespace (curl: the certificate is the pinned one's business, not this test's). */
 async function get(lab: Lab, node: NodeName, token: string, path: string): Promise<unknown> {
-  const r = await lab.exec('client', ['curl', '-sk', '-H', `authorization: Bearer ${token}`, `https://${ADDRESS[node]}:8443${path}`]);
+  const r = await lab.exec('client', ['curl', '-sk', '-H', `authorization: Bearer ${token}`, `https://${EXT_ADDRESS[node]}:8443${path}`]);
   return JSON.parse(r.stdout) as unknown;
 }
 

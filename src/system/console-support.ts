@@ -8,10 +8,9 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { REPO_ROOT, type Lab, type NodeName } from '../lab/lab.js';
-import { cannotRun, tandem, waitFor } from './support.js';
+import { cannotRun, EXT_ADDRESS, tandem, waitFor } from './support.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
-export const ADDRESS: Record<NodeName, string> = { a: '192.0.2.11', b: '192.0.2.12' };
 export const USER = 'alice';
 export const PASSWORD = 'a long enough password';
 export const SHOTS = join(REPO_ROOT, 'docs', 'console');
@@ -21,7 +20,7 @@ export const consoleSkip = (): string | false => cannotRun()
   ?? (existsSync(join(REPO_ROOT, 'web', 'dist', 'index.html')) ? null : 'the console is not built (npm run build)')
   ?? false;
 
-export const url = (n: NodeName, path = '/'): string => `https://${ADDRESS[n]}:8443${path}`;
+export const url = (n: NodeName, path = '/'): string => `https://${EXT_ADDRESS[n]}:8443${path}`;
 
 /** The admin user, added on the primary; it reaches the secondary through data sync. */
 export async function addAdmin(lab: Lab, primary: NodeName, secondary: NodeName, dir: string): Promise<void> {

@@ -63,14 +63,18 @@ export function tandem(lab: Lab, node: NodeName, args: readonly string[], timeou
     '--config', join(lab.dir, 'cluster.yaml'), '--node', node], timeoutMs === undefined ? {} : { timeoutMs });
 }
 
+/** Each node's address on the ext segment, where its HTTPS API is reached from the client. */
+export const EXT_ADDRESS: Readonly<Record<NodeName, string>> = {
+  a: NODE_ADDRESSES.a.ext0.split('/')[0] ?? '', b: NODE_ADDRESSES.b.ext0.split('/')[0] ?? '',
+};
+
 /**
  * The remote CLI against `node`'s HTTPS API on its ext address, run from the client's namespace
  * (the operator's workstation). Set TANDEM_KNOWN_NODES to a file of the test's own first: the
  * CLI pins each node's certificate there.
  */
 export function remoteTandem(lab: Lab, node: NodeName, token: string, args: readonly string[], timeoutMs?: number): ReturnType<Lab['exec']> {
-  const address = NODE_ADDRESSES[node].ext0.split('/')[0] ?? '';
-  return lab.exec('client', [process.execPath, join(REPO_ROOT, 'dist/cli/tandem.js'), '--url', `https://${address}:8443`, '--token', token, ...args],
+  return lab.exec('client', [process.execPath, join(REPO_ROOT, 'dist/cli/tandem.js'), '--url', `https://${EXT_ADDRESS[node]}:8443`, '--token', token, ...args],
     timeoutMs === undefined ? {} : { timeoutMs });
 }
 
