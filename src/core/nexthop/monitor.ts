@@ -111,7 +111,7 @@ export function tickMonitor(
     }
     next = settleBurst(next, now, timing);
     if (next.burstLeft === 0 && next.judged !== 'down' && next.inFlight.some((p) => now - p.sentAt >= timing.suspectAfterMs)) {
-      next = { ...next, burstLeft: timing.burstProbes };
+      next = startBurst(next, timing);
     }
     if (next.burstLeft > 0) {
       if (credit >= 1) {
@@ -137,10 +137,17 @@ export function suspectInterfaces(state: MonitorState, interfaces: readonly stri
   return {
     ...state,
     targets: state.targets.map((t) =>
-      interfaces.includes(t.target.interface) && t.burstLeft === 0 && t.judged !== 'down'
-        ? { ...t, burstLeft: timing.burstProbes }
-        : t),
+      interfaces.includes(t.target.interface) && t.burstLeft === 0 && t.judged !== 'down' ? startBurst(t, timing) : t),
   };
+}
+
+/**
+ * The reply streak starts over with the burst, so that only replies to burst probes (not those
+ * from before the suspicion) end it. The streak matters for the judgement only while the target
+ * is not up, where it is short anyway.
+ */
+function startBurst(t: TargetState, timing: TimingProfile): TargetState {
+  return { ...t, burstLeft: timing.burstProbes, streak: 0 };
 }
 
 /** A burst ends once the target answered `probeRise` times in a row or was judged down. */
