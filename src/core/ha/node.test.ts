@@ -410,9 +410,10 @@ describe('node: the next-hop rule with a peer on HA protocol 2 (evidence, no hol
       expect: { role: 'primary',
         check: (h) => {
           const ext = h.lastReport().nextHops.find((r) => r.interface === 'ext0');
-          assert.equal(ext?.suspect, true);
-          assert.equal(ext?.score, 0);
-          assert.equal(typeof ext?.lostSince, 'number');
+          assert.ok(ext !== undefined);
+          assert.equal(ext.suspect, true);
+          assert.equal(ext.score, 0);
+          assert.equal(typeof ext.lostSince, 'number');
           assert.equal(typeof h.lastReport().nextHops.find((r) => r.interface === 'int0')?.answeredAt, 'number');
         } },
     },
