@@ -15,7 +15,11 @@ export const CONFIG_MIGRATIONS: readonly Migration[] = [];
 
 /**
  * HA protocol versions this firmware speaks. Version 1: heartbeat wire format 1
- * (core/wire/codec.ts), sync channel 1 (adapters/sync/channel.ts), peer calls 1. Two firmwares
- * whose ranges overlap can run side by side in one cluster (a rolling upgrade).
+ * (core/wire/codec.ts), sync channel 1 (adapters/sync/channel.ts), peer calls 1. Version 2 adds
+ * to the same wire format the heartbeat clock exchange (`clock`, `echo`) and the next-hop
+ * evidence of each interface (`suspect`, `answeredAt`, `lostSince`): a version-1 peer drops
+ * these fields unread, and a node hearing none from its peer judges next hops by the version-1
+ * hold rule (core/ha/node.ts). Two firmwares whose ranges overlap can run side by side in one
+ * cluster (a rolling upgrade).
  */
-export const HA_PROTOCOL: ProtocolRange = { min: 1, max: 1 };
+export const HA_PROTOCOL: ProtocolRange = { min: 1, max: 2 };

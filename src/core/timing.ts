@@ -24,7 +24,21 @@ export interface TimingProfile {
   readonly probeFall: number;
   /** …and up again after `probeRise` consecutive replies. */
   readonly probeRise: number;
-  /** The comparative next-hop rule must hold continuously this long before a forced takeover. */
+  /** A probe unanswered this long makes its target suspect: it is then probed on every tick (a burst). */
+  readonly suspectAfterMs: Millis;
+  /** A burst sends at most this many probes to its target (the per-target budget). */
+  readonly burstProbes: number;
+  /** Burst probes of the whole node per second, at most (the cap of a burst storm), on top of the regular ones. */
+  readonly burstCapPerSec: number;
+  /**
+   * Evidence rule (peers speaking HA protocol 2): the peer's answered probe must have been sent
+   * at least this long (plus the clock mapping's error bound) after the primary's loss began.
+   */
+  readonly evidenceMarginMs: Millis;
+  /**
+   * Hold rule (only with a peer on HA protocol 1, which sends no evidence): the comparative rule
+   * must hold continuously this long before a forced takeover.
+   */
   readonly nextHopHoldMs: Millis;
   /** A peer's next-hop report older than this is stale: the rule is not evaluated (stale ≠ "0 reachable"). */
   readonly peerViewMaxAgeMs: Millis;
@@ -71,17 +85,31 @@ const DEFAULT: TimingProfile = {
   // A LAN router answers within a millisecond; 250 ms tolerates a control plane that
   // deprioritizes ICMP. Longer delays detection by the same amount.
   probeTimeoutMs: 250,
-  // 3 misses of the last 5 (~0.5 s) judges a target down; 2 replies in a row bring it back.
-  // A quick rise ends the short "down" spells random loss makes: with the hold below, 10 % loss
-  // never holds a target down long enough for a takeover, and 30 % loss rarely does (measured
-  // with the monitor alone: spells ≥ the hold per target-day, 0 at 10 %, 3 at 30 %; a rise of 3
-  // gave 308 at 30 %). A slower fall or a bigger window would push detection past the 3 s target.
-  probeWindow: 5,
-  probeFall: 3,
+  // An outage is 16 unanswered probes in a row (fall = window), most of them sent in a burst:
+  // random loss almost never makes that run (10 % loss: 1 in 10^16 per miss; 30 %: 1 in 7·10^7,
+  // about 0.01 runs per target-day at this rate), so "down" needs no hold to filter it. 2 replies
+  // in a row bring a target back. Fewer misses make 30 % loss look like an outage; more add one
+  // tick of detection each.
+  probeWindow: 16,
+  probeFall: 16,
   probeRise: 2,
-  // Must exceed the skew between the two nodes losing a shared router (ANCHORS: up to 2 s)
-  // plus detection jitter, or "both lost it" becomes a takeover; detection + this + the
-  // handover must stay under the 3 s target.
+  // A LAN next hop answers within a millisecond: 30 ms without a reply is already unusual, and
+  // waiting longer only delays the burst. Shorter would burst on ordinary scheduling jitter.
+  suspectAfterMs: 30,
+  // Enough for the outage run (16) with room for a few replies scattered by loss; a burst ends
+  // earlier once `probeRise` replies came in a row or the target is judged down.
+  burstProbes: 32,
+  // 256 targets × 10/s: a storm that suspects every target at once at most doubles the regular
+  // probe rate (the measured cost of both is in docs/benchmarks.md). Lower slows detection only
+  // in such a storm (bursts wait their turn); higher lets a storm cost more CPU.
+  burstCapPerSec: 2560,
+  // One tick: covers the time between the core emitting a probe and the prober sending it, which
+  // the recorded send times do not see. Larger delays takeovers for nothing; smaller could read a
+  // reply the peer got just before a shared router died as fresh evidence.
+  evidenceMarginMs: 20,
+  // Only with a peer on HA protocol 1 (no evidence in its heartbeats). Must exceed the skew
+  // between the two nodes noticing a shared router's loss (up to 2 s) plus detection jitter, or
+  // "both lost it" becomes a takeover.
   nextHopHoldMs: 2200,
   // Five heartbeat periods: a report that old means heartbeats are being lost, and comparing
   // against it could act on a view the peer no longer has.
@@ -120,14 +148,16 @@ const FAST: TimingProfile = {
   startupHoldMs: 3000,
   probeIntervalMs: 50,
   probeTimeoutMs: 100,
-  // With a hold of only 0.55 s, 3 of 5 let 10 % loss hold a target down that long ~11 times a
-  // target-day; 4 of the last 6 makes "down" 6× rarer and, with a rise of 2, never that long
-  // (monitor alone, 24 h: 0 spells ≥ the hold at 10 %), for 50 ms more detection.
-  probeWindow: 6,
-  probeFall: 4,
+  // Same outage run as the default profile (16 in a row): at twice the probe rate, about 0.02
+  // runs per target-day at 30 % loss; detection stays under 0.4 s.
+  probeWindow: 16,
+  probeFall: 16,
   probeRise: 2,
-  // Tolerates shared-router losses up to ~0.5 s apart (the default profile tolerates 2 s);
-  // the price of a 1 s next-hop failover.
+  // Half the default: the finer tick allows it, and each ms here is a ms of detection.
+  suspectAfterMs: 15,
+  // At a 10 ms tick a burst is 100 probes/s per target: the same node-wide cap.
+  evidenceMarginMs: 10,
+  // Hold rule with a protocol-1 peer only: tolerates losses noticed up to ~0.5 s apart.
   nextHopHoldMs: 550,
   peerViewMaxAgeMs: 150,
   handoverTimeoutMs: 300,

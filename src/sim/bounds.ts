@@ -6,12 +6,20 @@ import type { TimingProfile } from '../core/timing.js';
  * simulation tests assert them, the benchmark reports how far below them real runs stay.
  */
 
-/** Next hop lost on the primary → the secondary serves. */
+/** Next hop lost on the primary → the secondary serves (both nodes on HA protocol 2: the evidence rule). */
 export function nextHopTakeoverBound(t: TimingProfile): Millis {
-  // The first probe after the loss is sent within one interval; the `probeFall`-th miss is known
-  // one timeout after it was sent; the rule then holds for nextHopHoldMs; the handover is one
-  // heartbeat crossing. Ticks quantize each step.
-  return t.probeFall * t.probeIntervalMs + t.probeTimeoutMs + t.nextHopHoldMs + 3 * t.tickMs + 5;
+  // The first unanswered probe leaves within one interval of the loss; it is overdue
+  // `suspectAfterMs` later and the burst starts on the next tick; the burst sends one probe a
+  // tick, so the `probeFall`-th miss of the run (the regular probe and probeFall − 1 burst ones)
+  // left probeFall − 2 ticks after the burst's first, and is known one timeout and one tick
+  // after it left. The peer's fresh answers are in its heartbeats long before that; no hold;
+  // the handover is one heartbeat crossing.
+  return t.probeIntervalMs + t.suspectAfterMs + t.probeTimeoutMs + t.probeFall * t.tickMs + 5;
+}
+
+/** The same with a peer on HA protocol 1 (no evidence: the hold rule), for reference. */
+export function holdRuleTakeoverBound(t: TimingProfile): Millis {
+  return nextHopTakeoverBound(t) + t.nextHopHoldMs + t.tickMs;
 }
 
 /** Primary dead or frozen → the secondary serves. */

@@ -51,6 +51,11 @@ export interface SimOptions {
   readonly pathDelayMs?: Millis;
   /** Wall-clock offset of each node, ms (clock skew). */
   readonly wallOffset?: Partial<Record<NodeName, Millis>>;
+  /**
+   * Monotonic-clock offset of each node, ms: each node's `now` reads the virtual time plus this
+   * (two machines' monotonic clocks have unrelated origins; the heartbeat clock exchange maps them).
+   */
+  readonly clockOffset?: Partial<Record<NodeName, Millis>>;
   /** Start node b this much later than node a. */
   readonly startSkewMs?: Millis;
   /** Keep log lines (costly on long runs). */
@@ -219,6 +224,7 @@ export class Simulation {
   private readonly reach = new Map<string, ReachState>();
   private readonly pathDelayMs: Millis;
   private readonly wallOffset: Partial<Record<NodeName, Millis>>;
+  private readonly clockOffset: Partial<Record<NodeName, Millis>>;
   private readonly keepLogs: boolean;
   private readonly configs: Record<NodeName, CoreConfig>;
   private readonly graceMs: Millis;
@@ -242,6 +248,7 @@ export class Simulation {
     this.interfaces = opts.interfaces ?? ['ext0', 'int0'];
     this.pathDelayMs = opts.pathDelayMs ?? 0.2;
     this.wallOffset = opts.wallOffset ?? {};
+    this.clockOffset = opts.clockOffset ?? {};
     this.keepLogs = opts.keepLogs ?? true;
     this.recordBytes = opts.recordBytes ?? 65_536;
     this.rateBytesPerSec = opts.resyncRateBytesPerSec ?? DEFAULT_SYNC_RATE_BYTES_PER_SEC;
@@ -433,7 +440,7 @@ export class Simulation {
   servingNodes(): NodeName[] { return NODE_NAMES.filter((n) => this.nodes[n].serving); }
   status(node: NodeName): NodeStatus | null {
     const s = this.nodes[node].state;
-    return s === null ? null : describeNode(s, this.now);
+    return s === null ? null : describeNode(s, this.clockOf(node));
   }
   /** The cluster status `node` shows (cheaper than `status`), null while it is down. */
   clusterStatusOf(node: NodeName): ClusterStatus | null {
@@ -824,7 +831,12 @@ export class Simulation {
   }
 
   private instant(node: NodeName): Instant {
-    return { now: this.now, wall: 1_800_000_000_000 + this.now + (this.wallOffset[node] ?? 0) };
+    return { now: this.clockOf(node), wall: 1_800_000_000_000 + this.now + (this.wallOffset[node] ?? 0) };
+  }
+
+  /** `node`'s monotonic clock (the virtual time plus its offset). */
+  clockOf(node: NodeName): Millis {
+    return this.now + (this.clockOffset[node] ?? 0);
   }
 
   private path(path: string): PathState {

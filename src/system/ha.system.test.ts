@@ -12,6 +12,7 @@ import { hmacSha256 } from '../adapters/crypto/hmac.js';
 import { encodeHeartbeat } from '../core/wire/codec.js';
 import { sampleHeartbeat } from '../core/wire/fixtures.test-support.js';
 import type { Lab } from '../lab/lab.js';
+import { NODE_ADDRESSES, NODES, ROUTER_ROLE } from '../lab/topology.js';
 import {
   blockAddress, blockHeartbeats, cannotRun, HEARTBEAT_PORT, logLines, sleep, status, steady, unblock, VIP, waitFor, withLab,
 } from './support.js';
@@ -46,6 +47,29 @@ describe('HA on real networking (namespaces)', { skip, concurrency: false }, () 
     await sleep(5000);
     assert.equal(await lab.vipOwner(), primary);
     assert.equal((await status(lab, primary)).this_node.role, 'primary');
+    await servedBy(lab, primary);
+  }));
+
+  // The shared router dies for both nodes at one instant, the way a router dies: it stops
+  // answering (here nftables in the router's own namespace drop the nodes' echo requests). Each
+  // node notices it at its own probe phase; neither has an answer from after the other's loss,
+  // so the evidence rule changes nothing. (The nodes' monotonic clocks are not skewed here: the
+  // namespaces share one kernel clock; the simulator covers skewed clocks.)
+  it('no role change when the shared ext router stops answering both nodes at once; the VIP stays served', () => withLab('default', async (lab) => {
+    const { primary } = await steady(lab);
+    const nodes = `{ ${NODES.map((n) => (NODE_ADDRESSES[n].ext0.split('/')[0] ?? '')).join(', ')} }`;
+    const rules = `table inet tdmtest {\n  chain in { type filter hook input priority 0; ip saddr ${nodes} icmp type echo-request drop; }\n}\n`;
+    const r = await lab.exec(ROUTER_ROLE.ext, ['nft', '-f', '-'], { input: rules });
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor('both nodes to see the router down', 5000, async () => {
+      const [a, b] = [await status(lab, 'a'), await status(lab, 'b')];
+      const down = (n: typeof a) => n.next_hops.find((h) => h.interface === 'ext0')?.this_node.reachable === false;
+      return down(a) && down(b) ? true : undefined;
+    });
+    await sleep(5000);
+    assert.equal(await lab.vipOwner(), primary);
+    assert.equal((await status(lab, primary)).this_node.role, 'primary');
+    await servedBy(lab, primary);
   }));
 
   it('HA link cut with the redundant path up: no takeover, redundant heartbeat degraded', () => withLab('default', async (lab) => {
@@ -198,6 +222,12 @@ describe('HA on real networking (namespaces)', { skip, concurrency: false }, () 
 });
 
 /** Runs the `tandem` CLI for `node` (inside its namespace, as an operator on that node would). */
+/** The client's pings to the VIP are all answered by `node`. */
+async function servedBy(lab: Lab, node: 'a' | 'b'): Promise<void> {
+  const ping = await lab.clientPing(VIP, { count: 5, intervalMs: 100 });
+  assert.ok(ping.replies.length > 0 && ping.replies.every((r) => r.ok && r.node === node), `the client is answered by ${node}`);
+}
+
 function tandem(lab: Lab, node: 'a' | 'b', args: readonly string[]): ReturnType<Lab['exec']> {
   return lab.exec(node, [process.execPath, join(process.cwd(), 'dist/cli/tandem.js'), ...args,
     '--config', join(lab.dir, 'cluster.yaml'), '--node', node]);

@@ -52,6 +52,12 @@ export interface HarnessOptions {
   /** The peer's first report; null = the peer is silent. */
   readonly peer?: Partial<PeerReport> | null;
   readonly peerIntervalMs?: Millis;
+  /**
+   * The scripted peer speaks HA protocol 2: its heartbeats carry its clock (ours + `clockOffset`)
+   * and echo our last one, and its report the next-hop evidence (`fresh`: every next hop it
+   * reaches answered a probe it sent 10 ms before each heartbeat). Absent: a protocol-1 peer.
+   */
+  readonly protocol2?: { readonly clockOffset: Millis; readonly fresh: boolean };
 }
 
 export interface Emitted {
@@ -83,6 +89,9 @@ export class Harness {
   readonly lastPeerBytes: Record<string, Uint8Array> = {};
   /** Next-hop addresses that answer the node's probes. */
   readonly reachable = new Set<string>([EXT_HOP, INT_HOP]);
+  protocol2: { clockOffset: Millis; fresh: boolean } | null;
+  /** The clock of the node's last heartbeat and when it was sent (echoed by a protocol-2 peer). */
+  lastNodeClock: { clock: number; at: Millis } | null = null;
 
   constructor(opts: HarnessOptions) {
     this.mac = opts.mac;
@@ -98,6 +107,12 @@ export class Harness {
     this.peerReport = { ...PEER_SECONDARY, ...(opts.peer ?? {}) };
     this.peerPaths = [...config.heartbeatPaths];
     this.peerIntervalMs = opts.peerIntervalMs ?? this.timing.heartbeatIntervalMs;
+    this.protocol2 = opts.protocol2 === undefined ? null : { ...opts.protocol2 };
+  }
+
+  /** The peer's monotonic clock now (protocol 2). */
+  peerClock(now: Millis = this.now): Millis {
+    return now + (this.protocol2?.clockOffset ?? 0);
   }
 
   at(now: Millis = this.now): Instant {
@@ -114,7 +129,13 @@ export class Harness {
 
   private record(effects: readonly Effect[]): void {
     this.last = effects;
-    for (const effect of effects) this.emitted.push({ at: this.now, effect });
+    for (const effect of effects) {
+      this.emitted.push({ at: this.now, effect });
+      if (this.protocol2 !== null && effect.kind === 'send') {
+        const hb = decodeHeartbeat(effect.bytes, this.mac);
+        if (hb.ok && hb.heartbeat.clock !== undefined && hb.heartbeat.clock !== null) this.lastNodeClock = { clock: hb.heartbeat.clock, at: this.now };
+      }
+    }
   }
 
   /** One tick: the tick input, replies to the probes it sent, then the peer's heartbeat if due. */
@@ -165,9 +186,23 @@ export class Harness {
   /** A datagram of the peer for `path`, with the next sequence number, sent now (or at `now`). */
   peerDatagram(path: string, overrides: Partial<Heartbeat> = {}, now: Millis = this.now): Uint8Array {
     this.peerSeq += 1;
+    const v2 = this.protocol2;
+    let report = this.peerReport;
+    let exchange: Partial<Heartbeat> = {};
+    if (v2 !== null) {
+      const echo = this.lastNodeClock === null ? null : { clock: this.lastNodeClock.clock, heldMs: now - this.lastNodeClock.at };
+      exchange = { clock: Math.floor(this.peerClock(now)), echo };
+      report = {
+        ...report,
+        nextHops: report.nextHops.map((r) => ({
+          suspect: false, lostSince: null, ...r,
+          answeredAt: v2.fresh ? (r.score > 0 ? Math.floor(this.peerClock(now) - 10) : null) : (r.answeredAt ?? null),
+        })),
+      };
+    }
     return encodeHeartbeat({
       cluster: 'lab', from: 'b', to: 'a', path, bootId: this.peerBootId, seq: this.peerSeq,
-      sentAt: Math.floor(WALL0 + now), report: this.peerReport, ...overrides,
+      sentAt: Math.floor(WALL0 + now), ...exchange, report, ...overrides,
     }, this.mac);
   }
 

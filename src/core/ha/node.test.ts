@@ -331,7 +331,96 @@ describe('node: peer death and the sync veto', () => {
   ]);
 });
 
-describe('node: the next-hop rule on the primary', () => {
+describe('node: the next-hop rule with a peer on HA protocol 2 (evidence, no hold)', () => {
+  const reach = (ext: number, extExtra: Partial<PeerReport['nextHops'][number]> = {}): PeerReport['nextHops'] => [
+    { interface: 'ext0', score: ext, total: 1, ready: true, ...extExtra },
+    { interface: 'int0', score: 1, total: 1, ready: true },
+  ];
+  table([
+    {
+      name: 'the peer keeps getting answers from the next hop this node lost: the primary yields as soon as it judges it down',
+      given: () => primary({ protocol2: { clockOffset: 0, fresh: true } }),
+      when: (h) => { loseHop(h); },
+      expect: { role: 'secondary', serving: false, reason: /yielding to b: .*next hops \(2 vs 1\) and got answers after this node lost them/,
+        report: { yieldingTo: 'b', yieldCause: 'next-hop' },
+        check: (h) => {
+          assert.notEqual(h.state.clockMap, null, 'the clocks are mapped');
+          assert.ok((h.state.clockMap?.errorMs ?? Infinity) <= 1 + T.tickMs, `error bound ${h.state.clockMap?.errorMs}`);
+        } },
+    },
+    {
+      name: "the peer's clock runs 5 s ahead (unrelated origins): mapped, the handover is the same",
+      given: () => primary({ protocol2: { clockOffset: 5000, fresh: true } }),
+      when: (h) => { loseHop(h); },
+      expect: { role: 'secondary', reason: /got answers after this node lost them/,
+        check: (h) => { assert.ok(Math.abs((h.state.clockMap?.offset ?? 0) - 5000) <= (h.state.clockMap?.errorMs ?? 0)); } },
+    },
+    {
+      name: "a shared router the peer has not noticed yet (its last answer older than this node's loss): no handover, no hold to guess",
+      given: () => primary({ protocol2: { clockOffset: -3000, fresh: false } }),
+      when: (h) => {
+        // Its last answer on ext0 is from a probe sent 50 ms before the router stopped answering us.
+        h.peerSays({ nextHops: reach(1, { answeredAt: Math.floor(h.peerClock() - 50) }) });
+        loseHop(h);
+        h.run(3 * T.nextHopHoldMs);
+      },
+      expect: { role: 'primary', serving: true, notEmitted: ['release-service'], veto: null,
+        check: (h) => { assert.equal(h.state.ruleSince, null, 'the hold rule is not used'); } },
+    },
+    {
+      name: 'an answer within the margin of the loss is not evidence',
+      given: () => primary({ protocol2: { clockOffset: 0, fresh: false } }),
+      when: (h) => {
+        h.reachable.delete(EXT_HOP);
+        h.runUntil((x) => x.state.monitor.targets.some((t) => t.target.address === EXT_HOP && t.burstLeft > 0), 1000);
+        // Just before the judgement: the loss is dated by the miss that completes the run; the
+        // peer's answer is that moment plus less than the margin (the clock error is ~0 here).
+        const ext = (x: Harness) => x.state.monitor.targets.find((t) => t.target.address === EXT_HOP);
+        h.runUntil((x) => (ext(x)?.outcomes.filter((o) => !o).length ?? 0) >= T.probeFall - 1, 2000);
+        // The miss that completes the run is the oldest probe still in flight.
+        const lastMissSent = ext(h)?.inFlight[0]?.sentAt ?? NaN;
+        h.peerSays({ nextHops: reach(1, { answeredAt: Math.floor(lastMissSent + T.evidenceMarginMs - 5) }) });
+        h.runUntil((x) => x.judged(EXT_HOP) === 'down', 1000);
+        h.run(2000);
+      },
+      expect: { role: 'primary', notEmitted: ['release-service'] },
+    },
+    {
+      name: 'equal reach with protocol 2 (both lost the same router): nothing happens',
+      given: () => primary({ protocol2: { clockOffset: 0, fresh: true } }),
+      when: (h) => { h.peerSays({ nextHops: reach(0) }); loseHop(h); h.run(3 * T.nextHopHoldMs); },
+      expect: { role: 'primary', serving: true, notEmitted: ['release-service'] },
+    },
+    {
+      name: 'the peer suspects ext0: this node bursts its own ext0 target (a probe every tick)',
+      given: () => primary({ protocol2: { clockOffset: 0, fresh: true } }),
+      when: (h) => { h.peerSays({ nextHops: reach(1, { suspect: true }) }); h.peerHeartbeat(); h.run(2 * T.tickMs); },
+      expect: { role: 'primary',
+        check: (h) => {
+          // The regular cadence sends one probe a probe interval; the burst one a tick, until the
+          // target answered probeRise of them in a row.
+          const sent = h.emitted.filter((e) => e.at > h.now - 2 * T.tickMs && e.effect.kind === 'probe' && e.effect.address === EXT_HOP).length;
+          assert.equal(sent, 2, `${sent} probes to ${EXT_HOP} in two ticks`);
+        } },
+    },
+    {
+      name: 'the node itself reports its suspicion and the loss start in its heartbeats',
+      given: () => primary({ protocol2: { clockOffset: 0, fresh: true } }),
+      when: (h) => { h.peerSays({ canTakeOver: false, sync: 'Syncing' }); loseHop(h); h.run(T.heartbeatIntervalMs + T.tickMs); },
+      expect: { role: 'primary',
+        check: (h) => {
+          const ext = h.lastReport().nextHops.find((r) => r.interface === 'ext0');
+          assert.ok(ext !== undefined);
+          assert.equal(ext.suspect, true);
+          assert.equal(ext.score, 0);
+          assert.equal(typeof ext.lostSince, 'number');
+          assert.equal(typeof h.lastReport().nextHops.find((r) => r.interface === 'int0')?.answeredAt, 'number');
+        } },
+    },
+  ]);
+});
+
+describe('node: the next-hop rule on the primary (a peer on HA protocol 1: the hold rule)', () => {
   table([
     {
       name: 'the peer reaches more: no handover before nextHopHoldMs',

@@ -1,9 +1,9 @@
 import { ipv4Value, type CoreConfig } from '../config.js';
 import {
-  forgetInFlight, initMonitor, monitorView, reconfigureMonitor, replyMonitor, tickMonitor,
+  forgetInFlight, initMonitor, monitorView, reconfigureMonitor, replyMonitor, suspectInterfaces, tickMonitor,
   type JudgementChange,
 } from '../nexthop/monitor.js';
-import { compareReach } from '../nexthop/rule.js';
+import { compareReach, evidenceHolds, type ClockMap } from '../nexthop/rule.js';
 import { compareGenerations, INITIAL_GENERATIONS, nextGeneration } from '../sync/generations.js';
 import type { Generations, SyncState } from '../sync/state.js';
 import type { Instant, Millis } from '../time.js';
@@ -27,6 +27,13 @@ export interface Capabilities {
   /** Keyed HMAC-SHA256 of the cluster key (src/adapters/crypto/hmac.ts). */
   readonly mac: Mac;
 }
+
+/**
+ * How many of our last heartbeat clocks an echo may name: the peer echoes the last one it got,
+ * which under loss and delay may be a few periods old; 16 periods is longer than the peer stays
+ * alive without hearing us (peerDeadAfterMs is 10 periods in the default profile, 8 in fast).
+ */
+const SENT_CLOCKS = 16;
 
 const FRESH_PERSISTED: Persisted = {
   mode: null, uuid: null, term: 0, generations: INITIAL_GENERATIONS, generationCounter: 0,
@@ -63,6 +70,10 @@ export function initNode(config: CoreConfig, facts: StartFacts): StepResult {
     nextHeartbeatAt: now,
     monitor: initMonitor(config.self.nextHops, now),
     ruleSince: null,
+    peerClock: null,
+    sentClocks: [],
+    clockMap: null,
+    peerSuspect: [],
     flap: INITIAL_FLAP,
     yielding: null,
     outgoing: null,
@@ -216,7 +227,7 @@ function onDatagram(state: NodeState, path: string, bytes: Uint8Array, out: Out,
   const hb = r.heartbeat;
   const report = hb.report;
   const heard: NodeState = {
-    ...state,
+    ...clockExchange(state, hb.clock ?? null, hb.echo ?? null, out.now),
     replay: r.guard,
     counters: { ...state.counters, accepted: state.counters.accepted + 1, paths: onPath('accepted') },
     lastHeard: { ...state.lastHeard, [path]: out.now },
@@ -237,6 +248,7 @@ function onDatagram(state: NodeState, path: string, bytes: Uint8Array, out: Out,
     out.log('info', 'peer-restart', `peer ${peer.name} restarted (boot ${hb.bootId})`);
     s = { ...s, acked: null };
   }
+  s = followPeerSuspicion(s, report);
   // Two primaries met and the peer yielded: neighbours may have followed its gratuitous ARP,
   // so announce the addresses again, once.
   if (state.role === 'primary' && state.peer?.report.role === 'primary' && report.role !== 'primary') {
@@ -250,6 +262,35 @@ function onDatagram(state: NodeState, path: string, bytes: Uint8Array, out: Out,
     out.urgent = true;
   }
   return s;
+}
+
+/**
+ * The clock exchange of HA protocol 2. The peer's heartbeat carries its clock at sending and
+ * echoes one of ours with how long it held it: the round trip is our time since that echo left
+ * minus the hold, and the peer's clock reading happened within that trip before now. Its offset
+ * is thus known within ± half the trip (+1 ms for the rounding of clock readings). A heartbeat
+ * without these fields (a protocol-1 peer) leaves the map unknown: the hold rule then applies.
+ */
+function clockExchange(
+  s: NodeState, clock: number | null, echo: { readonly clock: number; readonly heldMs: number } | null, now: Millis,
+): NodeState {
+  if (clock === null) return { ...s, peerClock: null, clockMap: null };
+  let clockMap = s.clockMap;
+  // Only an echo of a heartbeat this process sent: after a restart the peer may echo a reading
+  // of our previous process's clock for one period.
+  if (echo !== null && s.sentClocks.includes(echo.clock)) {
+    const rtt = now - echo.clock - echo.heldMs;
+    if (rtt >= 0 && rtt <= s.config.timing.peerDeadAfterMs) clockMap = { offset: clock - now + rtt / 2, errorMs: rtt / 2 + 1 };
+  }
+  return { ...s, peerClock: { clock, receivedAt: now }, clockMap };
+}
+
+/** The peer bursts an interface: burst ours there too, once per suspicion it reports. */
+function followPeerSuspicion(s: NodeState, report: PeerReport): NodeState {
+  const suspect = report.nextHops.filter((r) => r.suspect === true).map((r) => r.interface);
+  const fresh = suspect.filter((i) => !s.peerSuspect.includes(i));
+  if (fresh.length === 0 && suspect.length === s.peerSuspect.length) return s;
+  return { ...s, peerSuspect: suspect, monitor: suspectInterfaces(s.monitor, fresh, s.config.timing) };
 }
 
 /** First start of a pair: the UUID is created once and adopted by the node that has none. */
@@ -517,15 +558,35 @@ function decidePrimary(s: NodeState, report: PeerReport | null, out: Out): NodeS
   return evaluateNextHopRule(s, report, out);
 }
 
+/** The peer speaks HA protocol 2: its clock is mapped and its report carries next-hop evidence. */
+function evidenceMap(s: NodeState, report: PeerReport): ClockMap | null {
+  if (s.clockMap === null || !report.nextHops.every((r) => typeof r.suspect === 'boolean')) return null;
+  return s.clockMap;
+}
+
 function evaluateNextHopRule(s: NodeState, report: PeerReport, out: Out): NodeState {
   const t = s.config.timing;
   const fresh = s.peer !== null && out.now - s.peer.at <= t.peerViewMaxAgeMs;
-  const verdict = compareReach(monitorView(s.monitor), fresh ? report.nextHops : null);
+  const mine = monitorView(s.monitor);
+  const verdict = compareReach(mine, fresh ? report.nextHops : null);
   if (verdict.kind !== 'peer-better') return { ...s, ruleSince: null, blocked: clearBlocked(s, out) };
-  const since = s.ruleSince ?? out.now;
-  const next = { ...s, ruleSince: since };
-  if (out.now - since < t.nextHopHoldMs) return next;
-  const demanded = `forced takeover: the peer reaches more next hops (${verdict.theirs} vs ${verdict.mine})`;
+  const map = evidenceMap(s, report);
+  let next: NodeState;
+  let demanded: string;
+  if (map !== null) {
+    // Evidence rule: no hold. A loss the peer does not contradict with fresh answers (a shared
+    // router that died) changes nothing, however far apart the two nodes noticed it.
+    const evidence = evidenceHolds(mine, report.nextHops, map, t.evidenceMarginMs);
+    if (!evidence.holds) return { ...s, ruleSince: null, blocked: clearBlocked(s, out) };
+    next = { ...s, ruleSince: null };
+    demanded = `forced takeover: the peer reaches more next hops (${verdict.theirs} vs ${verdict.mine}) and got answers after this node lost them`;
+  } else {
+    // Hold rule, for a protocol-1 peer: the comparison must hold for nextHopHoldMs.
+    const since = s.ruleSince ?? out.now;
+    next = { ...s, ruleSince: since };
+    if (out.now - since < t.nextHopHoldMs) return next;
+    demanded = `forced takeover: the peer reaches more next hops (${verdict.theirs} vs ${verdict.mine})`;
+  }
   if (!report.canTakeOver) return block(next, `${demanded} — vetoed: the peer cannot take over (sync ${report.sync})`, 'takeover-vetoed', out);
   const gate = flapGate(s.flap, out.now, t);
   if (!gate.allowed) return block(next, `${demanded} — ${gate.reason}`, 'flap-hold', out);
@@ -773,14 +834,18 @@ function maybeSendHeartbeat(s: NodeState, out: Out, caps: Capabilities): NodeSta
   if (peer === null || (s.leaving?.done === true && !out.urgent)) return s;
   if (!out.urgent && out.now < s.nextHeartbeatAt) return s;
   const report = reportOf(s);
+  const clock = Math.floor(out.now);
+  // Rounded down: the peer's round trip comes out longer, never shorter, than it was.
+  const echo = s.peerClock === null ? null : { clock: s.peerClock.clock, heldMs: Math.floor(out.now - s.peerClock.receivedAt) };
   let seq = s.seq;
   for (const path of s.config.heartbeatPaths) {
     seq += 1;
     const bytes = encodeHeartbeat({
       cluster: s.config.cluster, from: s.config.self.name, to: peer.name, path,
-      bootId: s.bootId, seq, sentAt: Math.floor(out.at.wall), report,
+      bootId: s.bootId, seq, sentAt: Math.floor(out.at.wall), clock, echo, report,
     }, caps.mac);
     out.push({ kind: 'send', path, bytes });
   }
-  return { ...s, seq, nextHeartbeatAt: out.now + s.config.timing.heartbeatIntervalMs };
+  const sentClocks = s.sentClocks.at(-1) === clock ? s.sentClocks : [...s.sentClocks, clock].slice(-SENT_CLOCKS);
+  return { ...s, seq, sentClocks, nextHeartbeatAt: out.now + s.config.timing.heartbeatIntervalMs };
 }

@@ -35,6 +35,16 @@ export interface InterfaceReach {
   readonly total: number;
   /** False until every target on the interface has a judged state (enough probes done). */
   readonly ready: boolean;
+  /*
+   * Evidence, HA protocol 2 (absent, read as null, from a protocol-1 peer). Times are the
+   * sender's monotonic clock, mapped by the receiver through the heartbeat clock exchange.
+   */
+  /** A target here is suspect (being burst-probed) or down: the receiver bursts its own targets here too. */
+  readonly suspect?: boolean | null;
+  /** Every target judged up here answered a probe sent at or after this; null when none is up. */
+  readonly answeredAt?: number | null;
+  /** The latest time a loss began among the targets judged down here; null when none is down. */
+  readonly lostSince?: number | null;
 }
 
 /** Which firmware a node runs, told to the peer (Version details, the HA protocol check of Test). */
@@ -95,5 +105,13 @@ export interface Heartbeat {
   readonly seq: number;
   /** Sender's wall clock at sending, milliseconds since the epoch. */
   readonly sentAt: number;
+  /**
+   * HA protocol 2, the clock exchange (absent, read as null, from a protocol-1 peer): the
+   * sender's monotonic clock at sending (ms, rounded down), and the `clock` of the last heartbeat
+   * it received from us with how long it held it before this send. The receiver gets a round
+   * trip from them, hence the offset of the sender's clock with an error of half that trip.
+   */
+  readonly clock?: number | null;
+  readonly echo?: { readonly clock: number; readonly heldMs: number } | null;
   readonly report: PeerReport;
 }

@@ -1,5 +1,6 @@
 import type { CoreConfig } from '../config.js';
 import type { MonitorState } from '../nexthop/monitor.js';
+import type { ClockMap } from '../nexthop/rule.js';
 import type { Generations, SyncState } from '../sync/state.js';
 import type { Instant, Millis } from '../time.js';
 import type { RejectReason } from '../wire/codec.js';
@@ -145,8 +146,16 @@ export interface NodeState {
   readonly seq: number;
   readonly nextHeartbeatAt: Millis;
   readonly monitor: MonitorState;
-  /** Since when the comparative rule has held (peer reaches more), null if it does not. */
+  /** Since when the comparative rule has held (peer reaches more), null if it does not (hold rule only). */
   readonly ruleSince: Millis | null;
+  /** The clock exchange (HA protocol 2): the peer's last `clock` and when it arrived here… */
+  readonly peerClock: { readonly clock: number; readonly receivedAt: Millis } | null;
+  /** …the `clock` values of our last heartbeats (an echo must name one of them)… */
+  readonly sentClocks: readonly number[];
+  /** …and how the peer's monotonic clock maps onto ours, from the last round trip. Null until known. */
+  readonly clockMap: ClockMap | null;
+  /** Interfaces the peer last said it suspects: a new one starts a burst here too. */
+  readonly peerSuspect: readonly string[];
   readonly flap: FlapState;
   readonly yielding: { readonly to: string; readonly cause: YieldCause; readonly since: Millis } | null;
   readonly outgoing: PeerRequest | null;

@@ -20,8 +20,8 @@ const full = sampleHeartbeat({
     request: { id: 4, kind: 'takeover', force: true },
     ack: 2,
     nextHops: [
-      { interface: 'eth0', score: 2, total: 3, ready: true },
-      { interface: 'eth2', score: 0.5, total: 1.5, ready: false },
+      { interface: 'eth0', score: 2, total: 3, ready: true, suspect: true, answeredAt: 123_000, lostSince: 122_500 },
+      { interface: 'eth2', score: 0.5, total: 1.5, ready: false, suspect: false, answeredAt: null, lostSince: null },
     ],
   },
 });
@@ -196,13 +196,27 @@ describe('decodeHeartbeat', () => {
       for (const path of fieldPaths(hb)) {
         const isArrayItem = typeof path[path.length - 1] === 'number';
         // Deleting an array item leaves a valid (shorter) array: only objects lose required fields.
-        // report.firmware was added later: an older sender leaves it out (next test).
-        const addedLater = path.join('.') === 'report.firmware';
+        // Fields added later: an older sender leaves them out (next tests).
+        const addedLater = path.join('.') === 'report.firmware' || ['clock', 'echo'].includes(path.join('.')) ||
+          (path[1] === 'nextHops' && ['suspect', 'answeredAt', 'lostSince'].includes(String(path[3])));
         if (!isArrayItem && !addedLater) assert.equal(decodeReason(frameJson(mutate(hb, path, undefined))), 'malformed', `without ${path.join('.')}`);
         const wrong = mistyped(get(hb, path));
         assert.equal(decodeReason(frameJson(mutate(hb, path, wrong))), 'malformed', `${path.join('.')} = ${JSON.stringify(wrong)}`);
       }
     }
+  });
+
+  it('reads a heartbeat of HA protocol 1 (no clock exchange, no next-hop evidence) with those fields null', () => {
+    const { clock: _c, echo: _e, ...envelope } = full;
+    const nextHops = full.report.nextHops.map((r) => ({ interface: r.interface, score: r.score, total: r.total, ready: r.ready }));
+    const decoded = decodeHeartbeat(frameJson({ ...envelope, report: { ...full.report, nextHops } }), mac);
+    assert.deepEqual(decoded, {
+      ok: true,
+      heartbeat: {
+        ...full, clock: null, echo: null,
+        report: { ...full.report, nextHops: nextHops.map((r) => ({ ...r, suspect: null, answeredAt: null, lostSince: null })) },
+      },
+    });
   });
 
   it('reads a report without the firmware field (a peer on an older firmware) as firmware null', () => {

@@ -259,11 +259,23 @@ const parseRequest = record<PeerRequest>({
   force: flag,
 });
 
+/** Any finite number: monotonic clock readings of the peer (their origin is the peer's). */
+const instant: Parser<number> = (value, path) =>
+  typeof value === 'number' && Number.isFinite(value) ? (value === 0 ? 0 : value) : new Invalid(`${path}: expected a finite number`);
+
 const parseReach = record<InterfaceReach>({
   interface: name,
   score: amount,
   total: amount,
   ready: flag,
+  suspect: added(flag),
+  answeredAt: added(instant),
+  lostSince: added(instant),
+});
+
+const parseEcho = record<NonNullable<Heartbeat['echo']>>({
+  clock: instant,
+  heldMs: amount,
 });
 
 const parseGenerations = record<Generations>({
@@ -304,6 +316,8 @@ const ENVELOPE = {
   bootId: id,
   seq: integer(1),
   sentAt: count,
+  clock: added(instant),
+  echo: added(parseEcho),
 } as const;
 
 const parseHeartbeat = record<Heartbeat>({ ...ENVELOPE, report: parseReport });

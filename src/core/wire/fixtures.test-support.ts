@@ -21,6 +21,8 @@ export function sampleHeartbeat(overrides: HeartbeatOverrides = {}): Heartbeat {
     bootId: '0123456789abcdef',
     seq: 1,
     sentAt: 1_700_000_000_000,
+    clock: 123_456,
+    echo: { clock: 98_765, heldMs: 40 },
     report: {
       mode: 'ha',
       uuid: '6f1c2a9e-1b7d-4c3e-9a51-2f0b8d4e7c10',
@@ -30,7 +32,7 @@ export function sampleHeartbeat(overrides: HeartbeatOverrides = {}): Heartbeat {
       sync: 'UpToDate',
       generations: { current: 'g7', history: ['g6', 'g5'] },
       canTakeOver: true,
-      nextHops: [{ interface: 'eth0', score: 3, total: 3, ready: true }],
+      nextHops: [{ interface: 'eth0', score: 3, total: 3, ready: true, suspect: false, answeredAt: 123_400, lostSince: null }],
       yieldingTo: null,
       yieldCause: null,
       request: null,
@@ -62,6 +64,9 @@ const reachArb: fc.Arbitrary<InterfaceReach> = fc.record({
   score: fc.double({ min: 0, max: 1e6, noNaN: true }),
   total: fc.oneof(fc.nat(), fc.double({ min: 0, max: 1e6, noNaN: true })),
   ready: fc.boolean(),
+  suspect: fc.option(fc.boolean(), { nil: null }),
+  answeredAt: fc.option(fc.integer({ min: -1e9, max: 1e12 }), { nil: null }),
+  lostSince: fc.option(fc.integer({ min: -1e9, max: 1e12 }), { nil: null }),
 }, plain);
 
 const reportArb: fc.Arbitrary<PeerReport> = fc.record({
@@ -97,6 +102,8 @@ export const heartbeatArb: fc.Arbitrary<Heartbeat> = fc
     bootId: fc.oneof(fc.stringMatching(/^[0-9a-f]{16}$/), shortText),
     seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
     sentAt: fc.maxSafeNat(),
+    clock: fc.option(fc.integer({ min: -1e9, max: 1e12 }), { nil: null }),
+    echo: fc.option(fc.record({ clock: fc.integer({ min: -1e9, max: 1e12 }), heldMs: fc.nat() }, plain), { nil: null }),
     report: reportArb,
   }, plain)
   // Header (8) and MAC (32) around the JSON body.
