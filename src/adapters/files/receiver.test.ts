@@ -229,8 +229,12 @@ describe('removing', () => {
     assert.equal(await rx.remove('top'), false, 'already gone');
     assert.equal(await rx.remove('no/such/dir/file'), false);
     await assert.rejects(rx.remove('../top'), SyncPathError);
-    mkdirSync(join(root, 'dir'));
-    await assert.rejects(rx.remove('dir'), /not a regular file/);
+    // A directory is removed only when empty (with attributes, directories are entries).
+    put(root, 'dir/x', '4');
+    await assert.rejects(rx.remove('dir'), /holds entries that are not replicated/);
+    assert.equal(await rx.remove('dir/x', { prune: false }), true);
+    assert.deepEqual(readdirSync(join(root, 'dir')), [], 'without prune the emptied directory stays');
+    assert.equal(await rx.remove('dir'), true);
   });
 });
 

@@ -18,9 +18,9 @@
  */
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
-import { copyFile, lstat, mkdir, open, readdir, readFile, rename, rmdir, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { copyFile, lchown, lstat, lutimes, mkdir, open, readdir, readFile, rename, rmdir, symlink, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { pathProblem, SYNC_WORK_DIR, validatePath, type FileEntry, type SendItem } from '../../core/sync/manifest.js';
+import { entryOfItem, pathProblem, SYNC_WORK_DIR, validatePath, type FileEntry, type SendItem } from '../../core/sync/manifest.js';
 import { CHUNK_BYTES, ensureParents, errnoOf, fsyncDir, hashHandle, parentsAreDirs, sha256File } from './fsutil.js';
 import { cacheKey } from './hash-cache.js';
 
@@ -84,11 +84,29 @@ export interface Leftover {
   readonly bytes: number;
 }
 
+export interface RemoveOptions {
+  /**
+   * Also remove the parent directories the entry leaves empty (default true: without the
+   * `attrs` feature directories are not entries, they follow their files). With attributes the
+   * source says which directories go.
+   */
+  readonly prune?: boolean;
+}
+
 export interface Receiver {
   readonly root: string;
   begin(item: SendItem): Promise<IncomingFile>;
-  /** Deletes a file and the directories it leaves empty; false when it did not exist. */
-  remove(path: string): Promise<boolean>;
+  /**
+   * Places what has no content to stream: a directory (`kind: 'dir'`, made or given its
+   * attributes), a symlink (`kind: 'symlink'`, made aside and renamed into place, never
+   * followed), or new attributes of a regular file already here (`meta`). Durable on return.
+   */
+  place(item: SendItem): Promise<FileEntry>;
+  /**
+   * Deletes a file or symlink (never what it points at), or an empty directory, and with
+   * `prune` the directories it leaves empty; false when it did not exist.
+   */
+  remove(path: string, options?: RemoveOptions): Promise<boolean>;
   /** Removes leftovers of interrupted transfers; call at start, with no transfer in flight. */
   recover(): Promise<Leftover[]>;
 }
@@ -113,6 +131,19 @@ function checkItem(item: SendItem): void {
     if (!isSize(from) || from > item.size) throw new RangeError(`${item.path}: append from ${String(from)} is outside 0..${item.size}`);
     if (!/^[0-9a-f]{64}$/.test(prefixSha256)) throw new RangeError(`${item.path}: prefixSha256 is not 64 lowercase hex digits`);
   }
+}
+
+/** Only root can give a file away: owners are applied when this process runs as root. */
+const canChown = (): boolean => process.getuid?.() === 0;
+
+/**
+ * Gives an open file the item's owner, then its mode (in that order: chown clears set-id bits),
+ * as far as the item carries them. Through the descriptor: never through a path a link could
+ * redirect.
+ */
+async function applyAttrs(fh: FileHandle, item: SendItem): Promise<void> {
+  if (item.uid !== undefined && item.gid !== undefined && canChown()) await fh.chown(item.uid, item.gid);
+  if (item.mode !== undefined) await fh.chmod(item.mode);
 }
 
 /** Writes all of `chunk` at `position`. */
@@ -212,6 +243,7 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
       if (item.append === undefined) {
         fh = await open(tempPath, 'wx', 0o600);
         await fh.chmod(existing?.isFile() === true ? Number(existing.mode) & 0o7777 : fileMode);
+        await applyAttrs(fh, item);
       } else {
         // An append: the copy here must be exactly the announced prefix.
         const { from, prefixSha256 } = item.append;
@@ -266,6 +298,7 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
       const target = await open(dest, constants.O_WRONLY | constants.O_NOFOLLOW);
       try {
         await writeAll(target, Buffer.concat(tail), from);
+        await applyAttrs(target, item);
         if (Number.isFinite(item.mtimeMs)) await target.utimes(item.mtimeMs / 1000, item.mtimeMs / 1000);
         await target.sync();
       } finally {
@@ -318,6 +351,7 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
           if (handle === undefined) {
             await commitInPlace(item.append?.from ?? 0);
           } else {
+            if (item.append !== undefined) await applyAttrs(handle, item);
             // Seconds as a double: sub-millisecond precision survives (a Date would truncate to ms).
             if (Number.isFinite(item.mtimeMs)) await handle.utimes(item.mtimeMs / 1000, item.mtimeMs / 1000);
             await handle.sync();
@@ -336,7 +370,7 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
         }
         await rememberHash(item.path, dest, stored);
         const st = await lstat(dest);
-        return { path: item.path, size: st.size, mtimeMs: st.mtimeMs, sha256: item.sha256 };
+        return { ...entryOfItem(item), size: st.size, mtimeMs: st.mtimeMs };
       },
 
       abort: drop,
@@ -344,20 +378,33 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
     return file;
   }
 
-  async function remove(path: string): Promise<boolean> {
+  async function remove(path: string, options: RemoveOptions = {}): Promise<boolean> {
     validatePath(path, 'source');
     if (!await parentsAreDirs(root, path)) return false;
     const abs = join(root, path);
     try {
       const st = await lstat(abs);
-      if (!st.isFile()) throw new Error(`cannot remove ${path}: not a regular file`);
-      await unlink(abs);
+      if (st.isDirectory()) {
+        try {
+          await rmdir(abs);
+        } catch (err) {
+          if (errnoOf(err) === 'ENOTEMPTY' || errnoOf(err) === 'EEXIST') {
+            throw new Error(`cannot remove directory ${path}: it holds entries that are not replicated`);
+          }
+          throw err;
+        }
+      } else {
+        // unlink removes a symlink itself, never what it points at.
+        if (!st.isFile() && !st.isSymbolicLink()) throw new Error(`cannot remove ${path}: not a regular file, symlink or directory`);
+        await unlink(abs);
+      }
     } catch (err) {
       if (errnoOf(err) === 'ENOENT') return false;
       throw err;
     }
     let dir = dirname(abs);
     await fsyncDir(dir);
+    if (options.prune === false) return true;
     // Remove the directories the file leaves empty, up to (never including) the root.
     for (let rel = dirname(path); rel !== '.'; rel = dirname(rel)) {
       try {
@@ -372,13 +419,77 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
     return true;
   }
 
+  async function place(item: SendItem): Promise<FileEntry> {
+    checkItem(item);
+    const dest = join(root, item.path);
+    const mtime = item.mtimeMs / 1000;
+    if (item.kind === 'dir') {
+      const parent = await ensureParents(root, item.path, dirMode);
+      const st = await lstat(dest).catch((err: unknown) => { if (errnoOf(err) === 'ENOENT') return undefined; throw err; });
+      if (st === undefined) {
+        await mkdir(dest, { mode: item.mode ?? dirMode });
+        await fsyncDir(parent);
+      } else if (!st.isDirectory()) {
+        throw new Error(`cannot make directory ${item.path}: a ${st.isSymbolicLink() ? 'symlink' : 'file'} is in the way`);
+      }
+      // O_NOFOLLOW | O_DIRECTORY: the attributes go onto this directory, never through a link.
+      const fh = await open(dest, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      try {
+        await applyAttrs(fh, item);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return entryOfItem(item);
+    }
+    if (item.kind === 'symlink') {
+      if (item.target === undefined) throw new RangeError(`${item.path}: a symlink without a target`);
+      // Made under incoming/ and renamed into place: the name is the old entry or the new link,
+      // never missing; the link is created as given and never resolved here.
+      await mkdir(incoming, { recursive: true, mode: 0o700 });
+      const temp = join(incoming, `${randomUUID()}.link`);
+      try {
+        await symlink(item.target, temp);
+        if (item.uid !== undefined && item.gid !== undefined && canChown()) await lchown(temp, item.uid, item.gid);
+        if (Number.isFinite(mtime)) await lutimes(temp, mtime, mtime);
+        const parent = await ensureParents(root, item.path, dirMode);
+        await clearEmptyDir(dest, item.path);
+        await rename(temp, dest);
+        await fsyncDir(parent);
+      } catch (err) {
+        await unlink(temp).catch(() => undefined);
+        throw err;
+      }
+      return entryOfItem(item);
+    }
+    if (item.meta !== true) throw new RangeError(`${item.path}: a regular file's content comes with begin()`);
+    // New attributes of a file whose content is already the announced one.
+    if (!await parentsAreDirs(root, item.path)) throw new SyncIntegrityError(item.path, 'size-mismatch', 'attributes for a file that is not there');
+    const fh = await open(dest, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err: unknown) => {
+      if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ELOOP') throw new SyncIntegrityError(item.path, 'size-mismatch', 'attributes for a file that is not there');
+      throw err;
+    });
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || st.size !== item.size) {
+        throw new SyncIntegrityError(item.path, 'size-mismatch', `attributes for a file of ${item.size} bytes, the copy here has ${st.size}: it changed since its manifest`);
+      }
+      await applyAttrs(fh, item);
+      if (Number.isFinite(mtime)) await fh.utimes(mtime, mtime);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return entryOfItem(item);
+  }
+
   async function recover(): Promise<Leftover[]> {
     if (active.size > 0) throw new Error(`recover() with ${active.size} transfer(s) in flight`);
     const names = await readdir(incoming).catch((err: unknown) => {
       if (errnoOf(err) === 'ENOENT') return [];
       throw err;
     });
-    const stems = [...new Set(names.map((n) => n.replace(/\.(part|json)$/, '')))].sort();
+    const stems = [...new Set(names.map((n) => n.replace(/\.(part|json|link)$/, '')))].sort();
     const out: Leftover[] = [];
     for (const stem of stems) {
       let path: string | undefined;
@@ -429,5 +540,5 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
     try { await fh.sync(); } finally { await fh.close(); }
   }
 
-  return { root, begin, remove, recover };
+  return { root, begin, place, remove, recover };
 }

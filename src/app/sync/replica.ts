@@ -12,10 +12,10 @@
  * it visible, and the session goes on. A malformed frame or a bad path ends the session.
  */
 import type { Channel } from '../../adapters/sync/channel.js';
-import { scanTree, SyncIntegrityError, type HashCache, type IncomingFile, type Receiver } from '../../adapters/files/index.js';
+import { canSetOwners, scanTree, SyncIntegrityError, type HashCache, type IncomingFile, type Receiver } from '../../adapters/files/index.js';
 import { manifestEntries, type SendItem } from '../../core/sync/manifest.js';
 import type { Generations } from '../../core/sync/state.js';
-import { MANIFEST_BATCH, parseMessage, ProtocolError, sourceMessage, type SourceMessage } from './protocol.js';
+import { MANIFEST_BATCH, parseMessage, ProtocolError, sourceMessage, type SourceMessage, type SyncFeature } from './protocol.js';
 import type { Roots } from './roots.js';
 
 export type ReplicaEvent =
@@ -34,6 +34,8 @@ export interface ReplicaOptions {
   readonly keepaliveMs: number;
   readonly log: (level: 'info' | 'warn' | 'error' | 'debug', message: string) => void;
   readonly onEvent: (e: ReplicaEvent) => void;
+  /** The features the source accepted in its welcome (default none: the protocol of a peer from before features). */
+  readonly features?: readonly SyncFeature[];
 }
 
 export interface ReplicaStats {
@@ -79,8 +81,10 @@ export class ReplicaSession {
   private readonly commits = new Map<string, Promise<void>>();
   /** A commit that failed for a reason that is no refusal: the session ends with it. */
   private failure: Error | null = null;
+  private readonly attrs: boolean;
 
   constructor(private readonly o: ReplicaOptions) {
+    this.attrs = (o.features ?? []).includes('attrs');
     this.keepalive = setInterval(() => { void o.channel.send({ type: 'ping' }).catch(() => undefined); }, o.keepaliveMs);
     this.done = this.run().then(
       () => this.finish('ended'),
@@ -94,7 +98,9 @@ export class ReplicaSession {
 
   private async run(): Promise<void> {
     for (const [name, dir] of this.o.roots) {
-      const scan = await scanTree(dir, { hashCache: this.o.hashCaches.get(name) });
+      const hashCache = this.o.hashCaches.get(name);
+      // Owners are reported only when this node can set them: otherwise they never match.
+      const scan = await scanTree(dir, { ...(hashCache === undefined ? {} : { hashCache }), ...(this.attrs ? { attrs: { owners: canSetOwners() } } : {}) });
       const entries = manifestEntries(scan.manifest);
       for (let i = 0; i === 0 || i < entries.length; i += MANIFEST_BATCH) {
         await this.o.channel.send({ type: 'manifest', root: name, entries: entries.slice(i, i + MANIFEST_BATCH) });
@@ -118,7 +124,8 @@ export class ReplicaSession {
             break;
           case 'remove':
             await this.settle();
-            await this.receiver(m.root).remove(m.path);
+            // With attributes, directories are entries the source removes itself.
+            await this.receiver(m.root).remove(m.path, { prune: !this.attrs });
             this.stats.removed++;
             this.o.onEvent({ kind: 'changed', root: m.root, path: m.path });
             this.progress(0, 1);
@@ -136,6 +143,22 @@ export class ReplicaSession {
               if (!refusable(err)) throw err;
               incoming.problem = messageOf(err);
             }
+            break;
+          }
+          case 'entry': {
+            const rx = this.receiver(m.root);
+            await this.commits.get(`${m.root}/${m.item.path}`);
+            this.check();
+            try {
+              await rx.place(m.item);
+            } catch (err) {
+              if (!refusable(err)) throw err;
+              await this.refuse(m.root, m.item.path, messageOf(err));
+              break;
+            }
+            this.stats.filesReceived++;
+            this.o.onEvent({ kind: 'changed', root: m.root, path: m.item.path });
+            this.progress(0, 1);
             break;
           }
           case 'chunk':

@@ -178,7 +178,8 @@ describe('the replica refuses a transfer: the source sends it again', () => {
     let ordinal = 0;
     const receiver: Receiver = {
       root: rx.root,
-      remove: (p) => rx.remove(p),
+      remove: (p, o) => rx.remove(p, o),
+      place: (i) => rx.place(i),
       recover: () => rx.recover(),
       async begin(item) {
         const f = await rx.begin(item);

@@ -23,14 +23,14 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Channel } from '../../adapters/sync/channel.js';
-import { prefixHashes, scanFile, scanFileWithPrefix, scanTree, type HashCache } from '../../adapters/files/index.js';
+import { prefixHashes, scanFile, scanFileWithPrefix, scanTree, type HashCache, type ScanOptions } from '../../adapters/files/index.js';
 import {
-  appendCandidates, manifestFromEntries, planEntry, planSync, SYNC_WORK_DIR,
+  appendCandidates, entryOfItem, manifestFromEntries, planEntry, planSync, SYNC_WORK_DIR,
   type FileEntry, type Manifest, type PrefixHash, type SendItem,
 } from '../../core/sync/manifest.js';
 import { DEFAULT_SYNC_BURST_BYTES, initBucket, take, type Bucket } from '../../core/sync/ratelimit.js';
 import type { Generations } from '../../core/sync/state.js';
-import { CHUNK_BYTES, parseMessage, ProtocolError, replicaMessage, type ReplicaMessage } from './protocol.js';
+import { CHUNK_BYTES, parseMessage, ProtocolError, replicaMessage, type ReplicaMessage, type SyncFeature } from './protocol.js';
 import type { Roots } from './roots.js';
 
 /** Safety net behind the watcher: a full pass this often even when nothing was reported. */
@@ -57,6 +57,8 @@ export interface SourceOptions {
   readonly log: (level: 'info' | 'warn' | 'error' | 'debug', message: string) => void;
   /** The periodic full pass behind the watcher, ms (default `RESCAN_MS`). */
   readonly rescanMs?: number;
+  /** The features negotiated with this replica (default none: the protocol of a peer from before features). */
+  readonly features?: readonly SyncFeature[];
 }
 
 export type SourcePhase = 'manifests' | 'resync' | 'live' | 'closed';
@@ -66,6 +68,8 @@ export interface SourceStats {
   bytesSent: number;
   removed: number;
   refusedByReplica: number;
+  /** Names of regular files that are hard links to a file seen under another name (last full scan). */
+  hardLinks: number;
   resync: { bytes: number; files: number; bytesDone: number; filesDone: number } | null;
 }
 
@@ -82,7 +86,7 @@ interface BarrierInFlight { readonly id: number; readonly refusalsAt: number }
 
 export class SourceSession {
   phase: SourcePhase = 'manifests';
-  readonly stats: SourceStats = { filesSent: 0, bytesSent: 0, removed: 0, refusedByReplica: 0, resync: null };
+  readonly stats: SourceStats = { filesSent: 0, bytesSent: 0, removed: 0, refusedByReplica: 0, hardLinks: 0, resync: null };
   /** Resolves with the reason once the session is over. */
   readonly done: Promise<string>;
 
@@ -117,8 +121,11 @@ export class SourceSession {
   private keepalive: NodeJS.Timeout | null = null;
   private rescan: NodeJS.Timeout | null = null;
   private readonly buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  /** Scan options: attributes when the replica takes them (the source always reports owners). */
+  private readonly scanAttrs: ScanOptions['attrs'];
 
   constructor(private readonly o: SourceOptions) {
+    this.scanAttrs = (o.features ?? []).includes('attrs') ? { owners: true } : undefined;
     for (const [name, dir] of o.roots) {
       this.dirtyPaths.set(name, new Set());
       this.watchers.push(new RootWatcher(dir, {
@@ -203,7 +210,8 @@ export class SourceSession {
     const plans = [];
     for (const [name, dir] of this.o.roots) {
       const target = this.target.get(name) ?? new Map<string, FileEntry>();
-      const scan = await scanTree(dir, { hashCache: this.o.hashCaches.get(name) });
+      const scan = await scanTree(dir, this.scanOptions(name));
+      this.noteHardLinks(name, scan.stats.hardLinks);
       const prefixes = await prefixHashes(dir, appendCandidates(scan.manifest, target));
       plans.push({ name, dir, plan: planSync(scan.manifest, target, prefixes) });
     }
@@ -293,7 +301,8 @@ export class SourceSession {
     const dir = this.o.roots.get(name);
     if (dir === undefined) return;
     const target = this.target.get(name) ?? new Map<string, FileEntry>();
-    const scan = await scanTree(dir, { hashCache: this.o.hashCaches.get(name) });
+    const scan = await scanTree(dir, this.scanOptions(name));
+    this.noteHardLinks(name, scan.stats.hardLinks);
     const prefixes = await prefixHashes(dir, appendCandidates(scan.manifest, target));
     const plan = planSync(scan.manifest, target, prefixes);
     for (const path of plan.remove) await this.sendRemove(name, path);
@@ -314,11 +323,11 @@ export class SourceSession {
     try {
       if (known !== undefined && known.size > 0 && await sizeOf(join(dir, path)) > known.size) {
         // Grown (an appended log, most likely): the entry and the prefix hash from one read.
-        const r = await scanFileWithPrefix(dir, path, known.size);
+        const r = await scanFileWithPrefix(dir, path, known.size, this.scanAttrs);
         entry = r?.entry;
         if (r?.prefixSha256 !== undefined) prefix = { bytes: known.size, sha256: r.prefixSha256 };
       } else {
-        entry = await scanFile(dir, path, { hashCache: this.o.hashCaches.get(name) });
+        entry = await scanFile(dir, path, this.scanOptions(name));
       }
     } catch {
       // A directory (created, renamed) or something that is no regular file: look at everything.
@@ -326,7 +335,7 @@ export class SourceSession {
       this.markRoot(name);
       return;
     }
-    if (known === undefined && (hasAncestor(target, path) || hasDescendant(target, path))) {
+    if ((known === undefined && (hasAncestor(target, path) || hasDescendant(target, path))) || known?.kind === 'dir') {
       // A directory removed or renamed away (its files are gone too), or a file where the replica
       // holds a directory or the other way round: a pass over the root sends the removals first,
       // which the file could not be placed without.
@@ -356,6 +365,16 @@ export class SourceSession {
    * changed meanwhile) the transfer is aborted and the path looked at again. Returns the bytes sent.
    */
   private async sendFile(root: string, dir: string, item: SendItem, bucket: { b: Bucket | null }): Promise<number> {
+    if (item.kind !== undefined || item.meta === true) {
+      // A directory, a symlink, or attributes only: one frame, as scanned (a later change is
+      // reported and sent again, like a file's).
+      const t = new Map(this.target.get(root));
+      t.set(item.path, entryOfItem(item));
+      this.target.set(root, t);
+      await this.o.channel.send({ type: 'entry', root, item });
+      this.stats.filesSent++;
+      return 0;
+    }
     const from = item.append?.from ?? 0;
     let fh;
     try {
@@ -393,7 +412,7 @@ export class SourceSession {
       // The replica holds it from file-end on — unless it refuses it, and the reader may see that
       // refusal at any await from here on: record the file first, so the refusal removes it.
       const t = new Map(this.target.get(root));
-      t.set(item.path, { path: item.path, size: item.size, mtimeMs: item.mtimeMs, sha256: item.sha256 });
+      t.set(item.path, entryOfItem(item));
       this.target.set(root, t);
       await this.o.channel.send({ type: 'file-end' });
     } finally {
@@ -402,6 +421,19 @@ export class SourceSession {
     this.stats.filesSent++;
     this.stats.bytesSent += sent;
     return sent;
+  }
+
+  private scanOptions(name: string): ScanOptions {
+    const hashCache = this.o.hashCaches.get(name);
+    return { ...(hashCache === undefined ? {} : { hashCache }), ...(this.scanAttrs === undefined ? {} : { attrs: this.scanAttrs }) };
+  }
+
+  /** Hard links are replicated as separate files: said when their count changes. */
+  private noteHardLinks(name: string, count: number): void {
+    if (count > 0 && count !== this.stats.hardLinks) {
+      this.o.log('warn', `root ${name}: ${String(count)} hard link(s) (a file seen under a second name); the replica gets them as separate files`);
+    }
+    this.stats.hardLinks = count;
   }
 
   // ---- What the replica says -------------------------------------------------------------------
@@ -512,9 +544,12 @@ async function sizeOf(abs: string): Promise<number> {
 
 const timer = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Whether a manifest holds a file at a parent directory of `path`. */
+/** Whether a manifest holds a file (or symlink) at a parent directory of `path`. */
 function hasAncestor(m: Manifest, path: string): boolean {
-  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) if (m.has(path.slice(0, i))) return true;
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+    const e = m.get(path.slice(0, i));
+    if (e !== undefined && e.kind !== 'dir') return true;
+  }
   return false;
 }
 
