@@ -344,7 +344,8 @@ export class SyncService {
     ensureRoots(this.o.roots);
     for (const [name, dir] of this.o.roots) {
       const rx = openReceiver(dir);
-      const leftovers = await rx.recover();
+      // Transfers cut part-way stay for the next session to continue (feature resume).
+      const leftovers = await rx.recover({ keepPartials: true });
       if (leftovers.length > 0) {
         this.o.log('info', 'sync', `root ${name}: removed ${String(leftovers.length)} interrupted transfer(s) (${leftovers.map((l) => l.path ?? l.name).join(', ')})`);
       }

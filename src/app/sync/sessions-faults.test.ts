@@ -180,7 +180,9 @@ describe('the replica refuses a transfer: the source sends it again', () => {
       root: rx.root,
       remove: (p, o) => rx.remove(p, o),
       place: (i) => rx.place(i),
-      recover: () => rx.recover(),
+      recover: (o) => rx.recover(o),
+      partials: () => rx.partials(),
+      dropPartials: () => rx.dropPartials(),
       async begin(item) {
         const f = await rx.begin(item);
         if (item.path !== victim || !which.includes(++ordinal)) return f;
@@ -205,6 +207,7 @@ describe('the replica refuses a transfer: the source sends it again', () => {
             }
           },
           abort: () => f.abort(),
+          suspend: () => f.suspend(),
         };
         return wrapped;
       },

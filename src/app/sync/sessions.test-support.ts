@@ -143,13 +143,13 @@ export interface Side {
   readonly hashCaches: Map<string, HashCache>;
 }
 
-/** Opens the receivers (after `recover()`) and hash caches of every root. */
+/** Opens the receivers (after `recover()`, keeping partials as the service does) and hash caches of every root. */
 export async function openSide(roots: Roots): Promise<Side> {
   const receivers = new Map<string, Receiver>();
   const hashCaches = new Map<string, HashCache>();
   for (const [name, dir] of roots) {
     const rx = openReceiver(dir);
-    await rx.recover();
+    await rx.recover({ keepPartials: true }); // as the service does at start
     receivers.set(name, rx);
     hashCaches.set(name, await HashCache.open(hashCachePath(dir)));
   }

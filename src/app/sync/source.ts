@@ -23,14 +23,14 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Channel } from '../../adapters/sync/channel.js';
-import { prefixHashes, scanFile, scanFileWithPrefix, scanTree, type HashCache, type ScanOptions } from '../../adapters/files/index.js';
+import { prefixHashes, prefixSha256, scanFile, scanFileWithPrefix, scanTree, type HashCache, type ScanOptions } from '../../adapters/files/index.js';
 import {
-  appendCandidates, entryOfItem, manifestFromEntries, planEntry, planSync, SYNC_WORK_DIR,
-  type FileEntry, type Manifest, type PrefixHash, type SendItem,
+  appendCandidates, entryOfItem, itemBytes, manifestFromEntries, planEntry, planSync, SYNC_WORK_DIR,
+  type FileEntry, type Manifest, type PrefixHash, type SendItem, type SyncPlan,
 } from '../../core/sync/manifest.js';
 import { DEFAULT_SYNC_BURST_BYTES, initBucket, take, type Bucket } from '../../core/sync/ratelimit.js';
 import type { Generations } from '../../core/sync/state.js';
-import { CHUNK_BYTES, parseMessage, ProtocolError, replicaMessage, type ReplicaMessage, type SyncFeature } from './protocol.js';
+import { CHUNK_BYTES, parseMessage, ProtocolError, replicaMessage, type PartialTransfer, type ReplicaMessage, type SyncFeature } from './protocol.js';
 import type { Roots } from './roots.js';
 
 /** Safety net behind the watcher: a full pass this often even when nothing was reported. */
@@ -92,6 +92,8 @@ export class SourceSession {
 
   /** What the replica holds, per root, as far as this session knows. */
   private readonly target = new Map<string, Manifest>();
+  /** Transfers the replica kept when an earlier session was cut, per root (feature resume). */
+  private readonly partials = new Map<string, PartialTransfer[]>();
   private readonly dirtyPaths = new Map<string, Set<string>>();
   private readonly dirtyRoots = new Set<string>();
   private readonly watchers: RootWatcher[] = [];
@@ -201,6 +203,7 @@ export class SourceSession {
       const list = entries.get(m.root);
       if (list === undefined) throw new ProtocolError('replica', `unknown root ${m.root}`);
       for (const e of m.entries) list.push(e);
+      if (m.partials !== undefined && (this.o.features ?? []).includes('resume')) this.partials.set(m.root, [...(this.partials.get(m.root) ?? []), ...m.partials]);
     }
     for (const [name, list] of entries) this.target.set(name, manifestFromEntries(list, 'target'));
   }
@@ -213,7 +216,7 @@ export class SourceSession {
       const scan = await scanTree(dir, this.scanOptions(name));
       this.noteHardLinks(name, scan.stats.hardLinks);
       const prefixes = await prefixHashes(dir, appendCandidates(scan.manifest, target));
-      plans.push({ name, dir, plan: planSync(scan.manifest, target, prefixes) });
+      plans.push({ name, dir, plan: await this.withResumes(name, dir, planSync(scan.manifest, target, prefixes)) });
     }
     const bytes = plans.reduce((a, p) => a + p.plan.bytes, 0);
     const files = plans.reduce((a, p) => a + p.plan.files + p.plan.remove.length, 0);
@@ -375,7 +378,7 @@ export class SourceSession {
       this.stats.filesSent++;
       return 0;
     }
-    const from = item.append?.from ?? 0;
+    const from = item.append?.from ?? item.resume?.from ?? 0;
     let fh;
     try {
       fh = await open(join(dir, item.path), constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -387,7 +390,8 @@ export class SourceSession {
     let sent = 0;
     try {
       await this.o.channel.send({ type: 'file', root, item });
-      const hash = item.append === undefined ? createHash('sha256') : null;
+      // A tail (append, resume) is checked whole by the replica, which holds the prefix.
+      const hash = item.append === undefined && item.resume === undefined ? createHash('sha256') : null;
       for (let at = from; at < item.size;) {
         const want = Math.min(CHUNK_BYTES, item.size - at);
         if (bucket.b !== null) {
@@ -421,6 +425,30 @@ export class SourceSession {
     this.stats.filesSent++;
     this.stats.bytesSent += sent;
     return sent;
+  }
+
+  /**
+   * Whole files of the plan the replica holds a kept partial of (same version: size and sha256)
+   * continue from where the partial ends, once the prefix hash of this side's file over the
+   * partial's length equals the partial's: only the rest goes on the wire. The replica checks
+   * the prefix again before writing, and the whole file's sha256 at commit.
+   */
+  private async withResumes(name: string, dir: string, plan: SyncPlan): Promise<SyncPlan> {
+    const partials = this.partials.get(name) ?? [];
+    if (partials.length === 0) return plan;
+    const send: SendItem[] = [];
+    for (const item of plan.send) {
+      const p = item.kind === undefined && item.meta !== true && item.append === undefined
+        ? partials.find((x) => x.path === item.path && x.size === item.size && x.sha256 === item.sha256 && x.have > 0 && x.have < x.size)
+        : undefined;
+      if (p !== undefined && await prefixSha256(dir, item.path, p.have).catch(() => undefined) === p.prefixSha256) {
+        this.o.log('info', `resuming ${name}/${item.path} at ${String(p.have)} of ${String(item.size)} bytes`);
+        send.push({ ...item, resume: { from: p.have, prefixSha256: p.prefixSha256, id: p.id } });
+      } else {
+        send.push(item);
+      }
+    }
+    return { ...plan, send, bytes: send.reduce((n, i) => n + itemBytes(i), 0) };
   }
 
   private scanOptions(name: string): ScanOptions {
