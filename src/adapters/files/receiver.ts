@@ -485,7 +485,7 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
     }
   }
 
-  /** Stems of kept partials (a resumable note and its part), not in flight, oldest first. */
+  /** Stems of kept partials (a resumable note and a part of at least RESUME_MIN_BYTES), not in flight, oldest first. */
   async function partialStems(): Promise<string[]> {
     const names: string[] = await readdir(incoming).catch((err: unknown) => {
       if (errnoOf(err) === 'ENOENT') return [];
@@ -498,7 +498,11 @@ export function openReceiver(root: string, options: ReceiverOptions = {}): Recei
       if (active.has(stem) || !names.includes(`${stem}.json`)) continue;
       const note = await readNote(stem);
       if (note?.resumable !== true || typeof note.path !== 'string' || pathProblem(note.path) !== undefined) continue;
-      try { out.push({ stem, mtimeMs: (await lstat(join(incoming, n))).mtimeMs }); } catch { /* gone */ }
+      // A part shorter than RESUME_MIN_BYTES (e.g. left by a crash early in a file) is not worth keeping.
+      try {
+        const st = await lstat(join(incoming, n));
+        if (st.size >= RESUME_MIN_BYTES) out.push({ stem, mtimeMs: st.mtimeMs });
+      } catch { /* gone */ }
     }
     return out.sort((a, b) => a.mtimeMs - b.mtimeMs).map((p) => p.stem);
   }
