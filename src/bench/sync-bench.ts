@@ -15,6 +15,7 @@
  *   --barriers N     barriers per way of calling it (default 100)
  *   --rates LIST     full-resync rate limits to check, Mbit/s (default 10,40; 10 is the configuration's default)
  *   --rate-mib N     tree resynced under each limit (default 30: 1 MiB files, one file of a third)
+ *   --resume-mib N   the file cut at 60 % for the resume part (default 1024; --quick 128)
  *   --json           print the JSON (every sample summarized) instead of the tables
  *   --save FILE      also write that JSON to FILE
  *   --logs DIR       copy each lab's node logs into DIR
@@ -29,6 +30,10 @@
  *   barrier     a small new file, then at once `tandem data barrier` (the CLI, process start
  *               included) or the control socket's barrier action alone; the file must be on the
  *               secondary when it returns.
+ *   resume      a fresh lab, limit off; one file on the primary, the secondary emptied and started, killed
+ *               (SIGKILL) once its progress passes 60 %, started again: the second session's
+ *               planned bytes, the bytes on the HA link (secondary's ha0 rx) until it caught up,
+ *               and the file checked (sha256) on the secondary.
  *   rate        a fresh lab per limit; full resync of a tree; the secondary's progress polled every
  *               50 ms and the HA link's received bytes every 10 ms: achieved rate and the most in any 1 s.
  *
@@ -50,7 +55,7 @@ import { diffTrees, KiB, MiB, mixedTree, rateTree, treeBytes, treeFiles, writeTr
 import { labId, LabSession, log, message, other, saveLogs, sweep } from './failover/common.js';
 import { systemOf } from './failover/systems.js';
 
-const PARTS = ['throughput', 'lag', 'barrier', 'rate'] as const;
+const PARTS = ['throughput', 'lag', 'barrier', 'rate', 'resume'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The configuration's default full-resync limit (config/schema.ts): written as "not set". */
@@ -73,6 +78,7 @@ interface Options {
   readonly barriers: number;
   readonly rates: readonly number[];
   readonly rateMiB: number;
+  readonly resumeMiB: number;
   readonly json: boolean;
   readonly save: string | null;
   readonly logs: string | null;
@@ -90,7 +96,7 @@ function parseArgs(argv: readonly string[]): Options {
   const o = {
     parts: [...PARTS] as Part[], rounds: quick ? 1 : 3, treeMiB: quick ? 40 : 200, writes: quick ? 60 : 300,
     bigLogMiB: quick ? 16 : 64, bigAppends: quick ? 5 : 20, barriers: quick ? 20 : 100, rates: [DEFAULT_RATE_MBIT, 40],
-    rateMiB: quick ? 8 : 30, json: false, save: null as string | null, logs: null as string | null, quick,
+    rateMiB: quick ? 8 : 30, resumeMiB: quick ? 128 : 1024, json: false, save: null as string | null, logs: null as string | null, quick,
   };
   const int = (v: string, min: number): number => { const n = Number(v); if (!Number.isInteger(n) || n < min) usage(); return n; };
   for (let i = 0; i < argv.length; i++) {
@@ -112,6 +118,7 @@ function parseArgs(argv: readonly string[]): Options {
       case '--barriers': o.barriers = int(value(), 1); break;
       case '--rates': o.rates = value().split(',').map((v) => int(v, 1)); break;
       case '--rate-mib': o.rateMiB = int(value(), 1); break;
+      case '--resume-mib': o.resumeMiB = int(value(), 2); break;
       case '--json': o.json = true; break;
       case '--save': o.save = resolve(value()); break;
       case '--logs': o.logs = resolve(value()); break;
@@ -706,6 +713,86 @@ async function ratePart(rateMbit: number, opts: Options): Promise<RateResult> {
   }
 }
 
+// ── resume inside a file ────────────────────────────────────────────────────────────────────
+
+interface ResumeResult {
+  fileBytes: number;
+  /** The secondary's progress when it was killed. */
+  cutAtBytes: number;
+  /** What the primary planned for the second session (the rest), from its log. */
+  plannedBytes: number;
+  /** Bytes on the HA link received by the secondary from its start to caught up (frames, TCP/IP). */
+  wireBytes: number;
+  resumedLine: string | null;
+  transferMs: number;
+  verified: string | null;
+}
+
+async function resumePart(opts: Options): Promise<ResumeResult> {
+  const { lab, primary, secondary } = await newLab(0);
+  try {
+    await lab.stop(secondary);
+    const dir = join(dataDir(lab.dir, primary), 'resume');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'big.bin');
+    rmSync(file, { force: true });
+    for (let i = 0; i < opts.resumeMiB; i += 16) appendFileSync(file, randomBytes(Math.min(16, opts.resumeMiB - i) * MiB));
+    const fileBytes = statSync(file).size;
+    emptyDir(dataDir(lab.dir, secondary));
+    await lab.start(secondary);
+    const cutAtBytes = await waitFor('the secondary past 60 %', async () => {
+      const p = (await status(lab, secondary))?.sync.progress;
+      const done = p === undefined || p === null ? 0 : p.bytes_total - p.bytes_left;
+      return done >= 0.6 * fileBytes ? done : null;
+    }, 300_000, 10);
+    await lab.kill(secondary);
+    const from = fileSize(lab.logPath(primary));
+    const fromS = fileSize(lab.logPath(secondary));
+    const rx = new LineChild(`rx counter (${secondary})`, lab.ns(secondary), helperScript('probe'), ['rx', '--iface', 'ha0', '--every', String(RX_EVERY_MS)]);
+    session.observers.push(rx);
+    let caughtAt = 0;
+    let startAt = 0;
+    try {
+      await rx.next((m) => typeof m.rx === 'number', 5000);
+      startAt = now();
+      await lab.start(secondary);
+      caughtAt = await waitFor('caught up after the restart', () => logSince(lab, secondary, fromS).find((l) => l.msg.startsWith('caught up with the primary'))?.at ?? null, 300_000, 50);
+      await sleep(50);
+    } finally {
+      await rx.stop();
+      session.observers = session.observers.filter((o) => o !== rx);
+    }
+    const wire = rx.drain().filter((m) => typeof m.t === 'number' && typeof m.rx === 'number').map((m) => ({ t: m.t as number, v: m.rx as number }));
+    const during = wire.filter((p) => p.t >= startAt - 20 && p.t <= caughtAt + 50);
+    const wireBytes = (during[during.length - 1]?.v ?? 0) - (during[0]?.v ?? 0);
+    const lines = logSince(lab, primary, from);
+    const plan = lastOf(lines, (l) => l.msg.startsWith('full resync:'));
+    const m = /full resync: (\d+) files \((\d+) bytes\)/.exec(plan?.msg ?? '');
+    const resumed = lastOf(lines, (l) => l.msg.startsWith('resuming '));
+    const verified = diffTrees(dir, join(dataDir(lab.dir, secondary), 'resume')).differences.join('; ') || null;
+    const res: ResumeResult = {
+      fileBytes, cutAtBytes, plannedBytes: Number(m?.[2] ?? Number.NaN), wireBytes, resumedLine: resumed?.msg ?? null,
+      transferMs: caughtAt - (plan?.at ?? caughtAt), verified,
+    };
+    log(`  resume: ${(fileBytes / MiB).toFixed(0)} MiB cut at ${(100 * cutAtBytes / fileBytes).toFixed(1)} %; planned ${(res.plannedBytes / MiB).toFixed(1)} MiB, on the wire ${(wireBytes / MiB).toFixed(1)} MiB${verified === null ? ', verified' : `; DIFFERENCES: ${verified}`}`);
+    return res;
+  } finally {
+    if (opts.logs !== null) saveLogs(lab, opts.logs, 'resume');
+    await session.teardown(lab);
+  }
+}
+
+function resumeTable(r: ResumeResult): string[] {
+  const mib = (b: number): string => (b / MiB).toFixed(1);
+  return [
+    '| file | cut at (secondary\'s progress) | rest | second session: planned | on the HA link | resent from the start | verified |',
+    '|---:|---:|---:|---:|---:|---:|---|',
+    `| ${mib(r.fileBytes)} MiB | ${mib(r.cutAtBytes)} MiB (${(100 * r.cutAtBytes / r.fileBytes).toFixed(1)} %) | ${mib(r.fileBytes - r.cutAtBytes)} MiB | ${mib(r.plannedBytes)} MiB | ${mib(r.wireBytes)} MiB (${(100 * r.wireBytes / r.fileBytes).toFixed(1)} % of the file) | ${r.resumedLine === null ? 'yes' : 'no'} | ${r.verified === null ? 'sha256 identical' : r.verified} |`,
+    '',
+    r.resumedLine === null ? 'The primary did not resume.' : `The primary's log: \`${r.resumedLine}\`. The rest took ${(r.transferMs / 1000).toFixed(2)} s (plan → caught up).`,
+  ];
+}
+
 // ── report ──────────────────────────────────────────────────────────────────────────────────
 
 function throughputTable(t: ThroughputResult): string[] {
@@ -794,7 +881,7 @@ async function main(): Promise<void> {
   let treeFilesSmall = '';
   const rates: RateResult[] = [];
 
-  if (opts.parts.some((p) => p !== 'rate')) {
+  if (opts.parts.some((p) => p !== 'rate' && p !== 'resume')) {
     const { lab, primary, secondary } = await newLab(0);
     try {
       if (opts.parts.includes('throughput')) throughput = await throughputPart(lab, primary, secondary, opts);
@@ -816,6 +903,11 @@ async function main(): Promise<void> {
       log(`rate limit ${rate} Mbit/s: tree of ${opts.rateMiB} MiB`);
       rates.push(await ratePart(rate, opts));
     }
+  }
+  let resume: ResumeResult | null = null;
+  if (opts.parts.includes('resume') && !session.isAborting()) {
+    log(`resume: one file of ${opts.resumeMiB} MiB, the secondary killed at 60 %`);
+    resume = await resumePart(opts);
   }
   const leftovers = sweep(session.dirs);
   if (leftovers > 0) log(`killed ${leftovers} process(es) that outlived their lab`);
@@ -839,6 +931,7 @@ async function main(): Promise<void> {
     barrier: barriers?.map((b) => ({ way: b.way, tree: b.tree, stats: stats(b.ms), daemon: stats(b.daemonMs), failures: b.failures, missing: b.missing })) ?? null,
     barrierTrees: { big: treeFilesBig, small: treeFilesSmall },
     rate: rates,
+    resume,
   };
   const json = `${JSON.stringify({ command, started: started.toISOString(), finished: finished.toISOString(), options: opts, environment, ...summary }, null, 2)}\n`;
   if (opts.save !== null) writeFileSync(opts.save, json);
@@ -859,6 +952,7 @@ async function main(): Promise<void> {
   }
   if (lags !== null) out.push('**Live replication lag** (write on the primary → complete on the secondary)', '', ...lagTable(lags), '');
   if (barriers !== null) out.push('**Barrier latency**', '', ...barrierTable(barriers, { big: treeFilesBig, small: treeFilesSmall }), '');
+  if (resume !== null) out.push('**Resume inside a file** (secondary killed with SIGKILL during the full resync)', '', ...resumeTable(resume), '');
   if (rates.length > 0) {
     out.push('**Full-resync rate limit**', '', ...rateTable(rates), '');
     const bad = rates.filter((r) => r.verified !== null);

@@ -8,11 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { NODE_ADDRESSES, REPO_ROOT, type Lab, type NodeName } from '../lab/lab.js';
+import { assertSameAttrTree, attrTreeOf } from '../app/sync/sessions.test-support.js';
 import {
   blockAddress, cannotRun, isolate, logLines, nodeTrees, rootEntries, rootsOf, sha256File, sleep, status, steady, syncStatus, tandem,
   treeHashes, unblock, VIP, waitFor, withLab, type LogLine, type SyncStatus,
@@ -150,6 +151,36 @@ describe('data synchronization on real networking (namespaces)', { skip, concurr
     await inSync(lab, 'a');
     identicalTo(lab, original, 'after the takeover');
   }, { resyncRateMbit: 8, start: false }));
+
+  it('attributes: modes, an owner, symlinks (one to /etc/passwd), an empty directory, identical on the secondary and after a takeover', () => withLab('default', async (lab) => {
+    const a = rootsOf(lab, 'a');
+    put(a.data, 'bin/tool', '#!/bin/sh\nexit 0\n');
+    chmodSync(join(a.data, 'bin/tool'), 0o755);
+    put(a.data, 'etc/app.conf', 'secret = 1\n');
+    chmodSync(join(a.data, 'etc/app.conf'), 0o640);
+    put(a.data, 'owned', 'owned by uid 1234\n');
+    chownSync(join(a.data, 'owned'), 1234, 1234);
+    symlinkSync('etc/app.conf', join(a.data, 'conf-link'));
+    symlinkSync('/etc/passwd', join(a.data, 'passwd-link'));
+    mkdirSync(join(a.data, 'spool/empty'), { recursive: true });
+    const original = attrTreeOf(a.data);
+    const passwd = sha256File('/etc/passwd');
+    await lab.start('a');
+    await lab.start('b');
+    await inSync(lab, 'b');
+    const b = rootsOf(lab, 'b');
+    assertSameAttrTree(a.data, b.data, 'the secondary (lstat compare)');
+    assert.equal(lstatSync(join(b.data, 'owned')).uid, 1234);
+    assert.equal(readlinkSync(join(b.data, 'passwd-link')), '/etc/passwd', 'a link out of the root stays a link');
+    assert.equal(sha256File('/etc/passwd'), passwd, 'never written through');
+
+    const cli = await tandem(lab, 'b', ['takeover']);
+    assert.equal(cli.code, 0, cli.stderr);
+    await waitFor('b primary', 20_000, async () => ((await status(lab, 'b')).this_node.role === 'primary' ? true : undefined));
+    await inSync(lab, 'a');
+    assert.deepEqual(attrTreeOf(b.data), original, 'the new primary holds the same tree, attributes included');
+    assertSameAttrTree(b.data, a.data, 'the new secondary');
+  }, { start: false }));
 
   it('HA link cut with the redundant path up: Outdated, no takeover; heal: resync, UpToDate, then the pending takeover', () => withLab('default', async (lab) => {
     const { primary, secondary } = await steady(lab);

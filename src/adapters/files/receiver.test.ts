@@ -229,8 +229,12 @@ describe('removing', () => {
     assert.equal(await rx.remove('top'), false, 'already gone');
     assert.equal(await rx.remove('no/such/dir/file'), false);
     await assert.rejects(rx.remove('../top'), SyncPathError);
-    mkdirSync(join(root, 'dir'));
-    await assert.rejects(rx.remove('dir'), /not a regular file/);
+    // A directory is removed only when empty (with attributes, directories are entries).
+    put(root, 'dir/x', '4');
+    await assert.rejects(rx.remove('dir'), /holds entries that are not replicated/);
+    assert.equal(await rx.remove('dir/x', { prune: false }), true);
+    assert.deepEqual(readdirSync(join(root, 'dir')), [], 'without prune the emptied directory stays');
+    assert.equal(await rx.remove('dir'), true);
   });
 });
 
@@ -312,6 +316,69 @@ describe('crash safety (SIGKILL of the receiving process)', () => {
     assert.deepEqual(report.map((l) => [l.path, l.bytes]), [['big.bin', 4 * 1024 * 1024]]);
     assert.deepEqual(incomingOf(root), []);
     assert.deepEqual((await scanTree(root)).manifest.get('big.bin')?.sha256, sha('the previous version'));
+  });
+
+  it('killed mid-write, recovered keeping partials: the partial is reported, resumed from its end, checked whole', async () => {
+    const root = freshRoot();
+    put(root, 'big.bin', 'the previous version');
+    const child = startChild(root, 'mid-write');
+    assert.equal((await nextEvent(child)).event, 'ready');
+    assert.equal((await nextEvent(child)).event, 'partial');
+    await kill(child);
+
+    const rx = openReceiver(root);
+    assert.deepEqual(await rx.recover({ keepPartials: true }), [], 'nothing removed');
+    assert.equal(read(root, 'big.bin'), 'the previous version', 'still invisible');
+    const content = Buffer.alloc(8 * 1024 * 1024, 0x5a); // what the child was sending
+    const half = content.length / 2;
+    const [p] = await rx.partials();
+    assert.ok(p !== undefined);
+    assert.deepEqual({ path: p.path, size: p.size, have: p.have, prefixSha256: p.prefixSha256 },
+      { path: 'big.bin', size: content.length, have: half, prefixSha256: sha(content.subarray(0, half)) });
+    const item = { path: 'big.bin', size: content.length, sha256: sha(content), mtimeMs: 1_700_000_000_000 };
+    const f = await rx.begin({ ...item, resume: { from: half, prefixSha256: p.prefixSha256, id: p.id } });
+    assert.equal(f.received, half);
+    await f.write(content.subarray(half));
+    await f.commit();
+    assert.equal(sha(readFileSync(join(root, 'big.bin'))), sha(content));
+    assert.deepEqual(incomingOf(root), []);
+  });
+
+  it('suspend keeps a large cut transfer (recover() without keepPartials still removes it); a resumed one with a bad rest is refused', async () => {
+    const root = freshRoot();
+    const rx = openReceiver(root);
+    const content = Buffer.alloc(3 * 1024 * 1024, 7);
+    const item = { path: 'f.bin', size: content.length, sha256: sha(content), mtimeMs: 1_700_000_000_000 };
+    const small = await rx.begin(item);
+    await small.write(content.subarray(0, 1000));
+    assert.equal(await small.suspend(), false, 'too little to keep');
+    const f = await rx.begin(item);
+    await f.write(content.subarray(0, 2 * 1024 * 1024));
+    assert.equal(await f.suspend(), true);
+    const [p] = await rx.partials();
+    assert.equal(p?.have, 2 * 1024 * 1024);
+    const g = await rx.begin({ ...item, resume: { from: p.have, prefixSha256: p.prefixSha256, id: p.id } });
+    await g.write(Buffer.alloc(1024 * 1024, 8));
+    await assert.rejects(g.commit(), (e: unknown) => e instanceof SyncIntegrityError && e.problem === 'hash-mismatch');
+    assert.equal(existsSync(join(root, 'f.bin')), false);
+    const h = await rx.begin(item);
+    await h.write(content.subarray(0, 2 * 1024 * 1024));
+    await h.suspend();
+    assert.equal(await rx.dropPartials(), 1);
+    assert.deepEqual(incomingOf(root), []);
+    const k = await rx.begin(item);
+    await k.write(content.subarray(0, 2 * 1024 * 1024));
+    await k.suspend();
+    const [q] = await rx.partials();
+    assert.ok(q !== undefined);
+    // A prefix that is not what the partial holds: refused, and the useless partial goes.
+    await assert.rejects(rx.begin({ ...item, resume: { from: q.have, prefixSha256: sha('other'), id: q.id } }),
+      (e: unknown) => e instanceof SyncIntegrityError && e.problem === 'prefix-mismatch');
+    assert.deepEqual(await rx.partials(), []);
+    const m = await rx.begin(item);
+    await m.write(content.subarray(0, 2 * 1024 * 1024));
+    await m.suspend();
+    assert.equal((await rx.recover()).length, 1, 'recover() without keepPartials removes it');
   });
 
   it('killed at random moments of a stream of commits and appends: every visible file is one complete version', async () => {

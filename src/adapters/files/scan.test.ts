@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { manifestEntries, SyncPathError } from '../../core/sync/manifest.js';
+import { EMPTY_SHA256, manifestEntries, SyncPathError } from '../../core/sync/manifest.js';
 import { HashCache } from './hash-cache.js';
 import { hashCachePath, prefixSha256, scanFile, scanFileWithPrefix, scanTree } from './scan.js';
 import { put, sha, tempRoots } from './fixtures.test-support.js';
@@ -47,7 +47,7 @@ describe('scanTree', () => {
       ...(fifo ? [{ path: 'pipe', kind: 'fifo' as const }] : []),
     ]);
     assert.deepEqual(unstable, []);
-    assert.deepEqual(stats, { files: 4, bytes: 46, hashedFiles: 4, hashedBytes: 46, cacheHits: 0 });
+    assert.deepEqual(stats, { files: 4, bytes: 46, hashedFiles: 4, hashedBytes: 46, cacheHits: 0, hardLinks: 0 });
   });
 
   it('refuses a root that is not a directory', async () => {
@@ -214,5 +214,42 @@ describe('scanFileWithPrefix', () => {
     mkdirSync(join(root, 'dir'));
     await assert.rejects(scanFileWithPrefix(root, 'link', 1));
     await assert.rejects(scanFileWithPrefix(root, 'dir', 1));
+  });
+});
+
+describe('scanTree with attributes', () => {
+  it('lists directories and symlinks (read, never followed) with modes and owners; counts hard links', async () => {
+    const root = freshRoot();
+    const outside = freshRoot();
+    put(outside, 'secret', 'not ours');
+    put(root, 'd/file', 'abc');
+    chmodSync(join(root, 'd/file'), 0o751);
+    mkdirSync(join(root, 'empty'), { mode: 0o700 });
+    symlinkSync(join(outside, 'secret'), join(root, 'out-link'));
+    symlinkSync('d/file', join(root, 'in-link'));
+    linkSync(join(root, 'd/file'), join(root, 'hard'));
+    const { manifest, refused, stats } = await scanTree(root, { attrs: { owners: true } });
+    assert.deepEqual(refused, []);
+    assert.equal(stats.hardLinks, 1, 'the second name of d/file');
+    const file = manifest.get('d/file');
+    assert.equal(file?.mode, 0o751);
+    assert.equal(manifest.get('d/file')?.uid, statSync(join(root, 'd/file')).uid);
+    assert.equal(manifest.get('hard')?.sha256, sha('abc'), 'a hard link is a file of its own');
+    assert.deepEqual({ ...manifest.get('empty'), mtimeMs: 0 }, {
+      path: 'empty', kind: 'dir', size: 0, sha256: EMPTY_SHA256, mtimeMs: 0, mode: 0o700,
+      uid: statSync(join(root, 'empty')).uid, gid: statSync(join(root, 'empty')).gid,
+    });
+    assert.equal(manifest.get('d')?.kind, 'dir');
+    const link = manifest.get('out-link');
+    assert.equal(link?.kind, 'symlink');
+    assert.equal(manifest.get('out-link')?.target, join(outside, 'secret'), 'the target as stored, not resolved');
+    assert.equal(manifest.get('out-link')?.sha256, sha(join(outside, 'secret')));
+    assert.equal(manifest.get('out-link')?.size, Buffer.byteLength(join(outside, 'secret')));
+    assert.equal((await scanFile(root, 'in-link', { attrs: { owners: false } }))?.target, 'd/file');
+    assert.equal((await scanFile(root, 'in-link', { attrs: { owners: false } }))?.uid, undefined, 'no owners when not asked');
+    // Without attributes, as before: symlinks refused, directories not listed.
+    const plain = await scanTree(root);
+    assert.deepEqual([...plain.manifest.keys()].sort(), ['d/file', 'hard']);
+    assert.deepEqual(plain.refused.map((r) => r.kind), ['symlink', 'symlink']);
   });
 });

@@ -6,10 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  comparePaths, SYNC_WORK_DIR, validatePath,
+  comparePaths, EMPTY_SHA256, SYNC_WORK_DIR, validatePath,
   type AppendCandidate, type FileEntry, type Manifest, type PrefixHash, type PrefixHashes,
 } from '../../core/sync/manifest.js';
 import { CHUNK_BYTES, errnoOf, hashHandle, openIfExists, parentsAreDirs } from './fsutil.js';
@@ -34,6 +34,11 @@ export interface ScanStats {
   readonly hashedFiles: number;
   readonly hashedBytes: number;
   readonly cacheHits: number;
+  /**
+   * Regular files seen a second time under another name (same device and inode: a hard link).
+   * Each name is an entry of its own: the peer gets separate files, not links.
+   */
+  readonly hardLinks: number;
 }
 
 export interface ScanResult {
@@ -52,6 +57,46 @@ export interface ScanResult {
 export interface ScanOptions {
   /** Hash cache (see `HashCache.open` and `hashCachePath`); saved at the end of the scan. */
   readonly hashCache?: HashCache;
+  /**
+   * Record attributes (the `attrs` feature): every entry gets its mode, and its owner when
+   * `owners`; directories and symlinks become entries (a symlink is read, never followed).
+   * Without it, symlinks are refused and directories are not listed.
+   */
+  readonly attrs?: { readonly owners: boolean };
+}
+
+/** Whether this process can give files any owner (only root can): then owners are replicated. */
+export const canSetOwners = (): boolean => process.getuid?.() === 0;
+
+/** The attributes of `st` for an entry, as `options.attrs` asks. */
+function attrsOfStat(st: BigIntStats, attrs: ScanOptions['attrs']): Pick<FileEntry, 'mode' | 'uid' | 'gid'> {
+  if (attrs === undefined) return {};
+  const mode = Number(st.mode) & 0o7777;
+  return attrs.owners ? { mode, uid: Number(st.uid), gid: Number(st.gid) } : { mode };
+}
+
+/** The entry of a directory (attributes only: its content is what lies under it). */
+const dirEntry = (rel: string, st: BigIntStats, attrs: NonNullable<ScanOptions['attrs']>): FileEntry =>
+  ({ path: rel, kind: 'dir', size: 0, sha256: EMPTY_SHA256, mtimeMs: msOf(st.mtimeNs), ...attrsOfStat(st, attrs) });
+
+/**
+ * The entry of a symlink: its target, read as stored (never resolved, wherever it points);
+ * undefined when it vanished, 'name-not-utf8' when the target is no valid UTF-8.
+ */
+async function symlinkEntry(abs: string, rel: string, st: BigIntStats, attrs: NonNullable<ScanOptions['attrs']>): Promise<FileEntry | 'name-not-utf8' | undefined> {
+  let raw: Buffer;
+  try {
+    raw = await readlink(abs, { encoding: 'buffer' });
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'EINVAL') return undefined;
+    throw err;
+  }
+  let target: string;
+  try { target = decoder.decode(raw); } catch { return 'name-not-utf8'; }
+  return {
+    path: rel, kind: 'symlink', size: raw.length, sha256: createHash('sha256').update(raw).digest('hex'),
+    mtimeMs: msOf(st.mtimeNs), target, ...attrsOfStat(st, attrs),
+  };
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -90,7 +135,7 @@ const HASH_ATTEMPTS = 3;
  * Hashes one regular file (opened without following symlinks), using and feeding the cache.
  * Undefined when the file vanished; throws when it is no longer a regular file.
  */
-async function hashEntry(abs: string, rel: string, buffer: Buffer, cache: HashCache | undefined): Promise<Hashed | undefined> {
+async function hashEntry(abs: string, rel: string, buffer: Buffer, cache: HashCache | undefined, attrs?: ScanOptions['attrs']): Promise<Hashed | undefined> {
   const fh = await openIfExists(abs);
   if (fh === undefined) return undefined;
   try {
@@ -98,7 +143,7 @@ async function hashEntry(abs: string, rel: string, buffer: Buffer, cache: HashCa
     if (!before.isFile()) throw new Error(`${rel} is no longer a regular file`);
     const cached = cache?.lookup(before);
     if (cached !== undefined) {
-      return { entry: { path: rel, size: Number(before.size), mtimeMs: msOf(before.mtimeNs), sha256: cached }, fromCache: true, stable: true, key: cacheKey(before) };
+      return { entry: { path: rel, size: Number(before.size), mtimeMs: msOf(before.mtimeNs), sha256: cached, ...attrsOfStat(before, attrs) }, fromCache: true, stable: true, key: cacheKey(before) };
     }
     for (let attempt = 1; ; attempt++) {
       const startedMs = Date.now();
@@ -109,7 +154,7 @@ async function hashEntry(abs: string, rel: string, buffer: Buffer, cache: HashCa
       const sha256 = hash.digest('hex');
       if (stable || attempt === HASH_ATTEMPTS) {
         const recorded = stable && cache !== undefined && cache.record(after, sha256, startedMs);
-        return { entry: { path: rel, size, mtimeMs: msOf(after.mtimeNs), sha256 }, fromCache: false, stable, key: recorded ? cacheKey(after) : undefined };
+        return { entry: { path: rel, size, mtimeMs: msOf(after.mtimeNs), sha256, ...attrsOfStat(after, attrs) }, fromCache: false, stable, key: recorded ? cacheKey(after) : undefined };
       }
       before = after;
     }
@@ -135,6 +180,10 @@ export async function scanTree(root: string, options: ScanOptions = {}): Promise
   let hashedBytes = 0;
   let cacheHits = 0;
   let bytes = 0;
+  let hardLinks = 0;
+  /** dev:ino of regular files with more than one link, to count the names seen again. */
+  const linked = new Set<string>();
+  const attrs = options.attrs;
 
   const stack: string[] = [''];
   for (let rel = stack.pop(); rel !== undefined; rel = stack.pop()) {
@@ -178,12 +227,22 @@ export async function scanTree(root: string, options: ScanOptions = {}): Promise
       const kind = kindOf(st);
       if (kind === 'dir') {
         stack.push(childRel);
+        if (attrs !== undefined) manifest.set(childRel, dirEntry(childRel, st, attrs));
+      } else if (kind === 'symlink' && attrs !== undefined) {
+        const e = await symlinkEntry(join(root, childRel), childRel, st, attrs);
+        if (e === 'name-not-utf8') refused.push({ path: childRel, kind: e });
+        else if (e !== undefined) manifest.set(childRel, e);
       } else if (kind === 'file') {
+        if (st.nlink > 1n) {
+          const id = `${String(st.dev)}:${String(st.ino)}`;
+          if (linked.has(id)) hardLinks++;
+          else linked.add(id);
+        }
         // A file whose status is in the cache is not opened at all: the common case of a pass.
         const cached = cache?.lookup(st);
         const h = cached !== undefined
-          ? { entry: { path: childRel, size: Number(st.size), mtimeMs: msOf(st.mtimeNs), sha256: cached }, fromCache: true, stable: true, key: cacheKey(st) }
-          : await hashEntry(join(root, childRel), childRel, buffer, cache);
+          ? { entry: { path: childRel, size: Number(st.size), mtimeMs: msOf(st.mtimeNs), sha256: cached, ...attrsOfStat(st, attrs) }, fromCache: true, stable: true, key: cacheKey(st) }
+          : await hashEntry(join(root, childRel), childRel, buffer, cache, attrs);
         if (h === undefined) continue;
         manifest.set(childRel, h.entry);
         bytes += h.entry.size;
@@ -202,13 +261,13 @@ export async function scanTree(root: string, options: ScanOptions = {}): Promise
   }
   refused.sort((a, b) => comparePaths(a.path, b.path));
   unstable.sort(comparePaths);
-  return { manifest, refused, unstable, stats: { files: manifest.size, bytes, hashedFiles, hashedBytes, cacheHits } };
+  return { manifest, refused, unstable, stats: { files: manifest.size, bytes, hashedFiles, hashedBytes, cacheHits, hardLinks } };
 }
 
 /**
  * The entry of one file of a root (for replicating a single change): undefined when it does not
- * exist; throws when it is not a regular file or a parent is a symlink. Uses and feeds the
- * cache without saving it (call `hashCache.save()` when convenient).
+ * exist; throws when it is not a regular file (or, with `attrs`, a symlink) or a parent is a
+ * symlink. Uses and feeds the cache without saving it (call `hashCache.save()` when convenient).
  */
 export async function scanFile(root: string, path: string, options: ScanOptions = {}): Promise<FileEntry | undefined> {
   validatePath(path);
@@ -221,8 +280,13 @@ export async function scanFile(root: string, path: string, options: ScanOptions 
     throw err;
   }
   const kind = kindOf(st);
+  if (kind === 'symlink' && options.attrs !== undefined) {
+    const e = await symlinkEntry(join(root, path), path, st, options.attrs);
+    if (e === 'name-not-utf8') throw new Error(`${path}: the symlink's target is not UTF-8`);
+    return e;
+  }
   if (kind !== 'file') throw new Error(`${path} is not a regular file (${kind})`);
-  const h = await hashEntry(join(root, path), path, Buffer.allocUnsafe(CHUNK_BYTES), options.hashCache);
+  const h = await hashEntry(join(root, path), path, Buffer.allocUnsafe(CHUNK_BYTES), options.hashCache, options.attrs);
   return h?.entry;
 }
 
@@ -262,7 +326,7 @@ export async function prefixHashes(root: string, candidates: readonly AppendCand
  * that keeps changing while it is read is read again (at most three times), like a scan.
  */
 export async function scanFileWithPrefix(
-  root: string, path: string, prefixBytes: number,
+  root: string, path: string, prefixBytes: number, attrs?: ScanOptions['attrs'],
 ): Promise<{ entry: FileEntry; prefixSha256: string | undefined } | undefined> {
   validatePath(path);
   if (!Number.isSafeInteger(prefixBytes) || prefixBytes < 0) throw new RangeError(`prefixBytes ${String(prefixBytes)} is not a non-negative integer`);
@@ -280,7 +344,7 @@ export async function scanFileWithPrefix(
       const size = head + (head === prefixBytes ? await hashHandle(fh, hash, buffer, prefixBytes) : 0);
       const after = await fh.stat({ bigint: true });
       if ((sameStatus(before, after) && BigInt(size) === after.size) || attempt === HASH_ATTEMPTS) {
-        return { entry: { path, size, mtimeMs: msOf(after.mtimeNs), sha256: hash.digest('hex') }, prefixSha256 };
+        return { entry: { path, size, mtimeMs: msOf(after.mtimeNs), sha256: hash.digest('hex'), ...attrsOfStat(after, attrs) }, prefixSha256 };
       }
       before = after;
     }

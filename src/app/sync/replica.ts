@@ -12,10 +12,10 @@
  * it visible, and the session goes on. A malformed frame or a bad path ends the session.
  */
 import type { Channel } from '../../adapters/sync/channel.js';
-import { scanTree, SyncIntegrityError, type HashCache, type IncomingFile, type Receiver } from '../../adapters/files/index.js';
-import { manifestEntries, type SendItem } from '../../core/sync/manifest.js';
+import { canSetOwners, scanTree, SyncIntegrityError, type HashCache, type IncomingFile, type Receiver } from '../../adapters/files/index.js';
+import { itemBytes, manifestEntries, type SendItem } from '../../core/sync/manifest.js';
 import type { Generations } from '../../core/sync/state.js';
-import { MANIFEST_BATCH, parseMessage, ProtocolError, sourceMessage, type SourceMessage } from './protocol.js';
+import { MANIFEST_BATCH, parseMessage, ProtocolError, sourceMessage, type SourceMessage, type SyncFeature } from './protocol.js';
 import type { Roots } from './roots.js';
 
 export type ReplicaEvent =
@@ -34,6 +34,8 @@ export interface ReplicaOptions {
   readonly keepaliveMs: number;
   readonly log: (level: 'info' | 'warn' | 'error' | 'debug', message: string) => void;
   readonly onEvent: (e: ReplicaEvent) => void;
+  /** The features the source accepted in its welcome (default none: the protocol of a peer from before features). */
+  readonly features?: readonly SyncFeature[];
 }
 
 export interface ReplicaStats {
@@ -79,8 +81,13 @@ export class ReplicaSession {
   private readonly commits = new Map<string, Promise<void>>();
   /** A commit that failed for a reason that is no refusal: the session ends with it. */
   private failure: Error | null = null;
+  private readonly attrs: boolean;
+  /** Transfers cut by the end of a session are kept and offered to the next one (feature resume). */
+  private readonly resume: boolean;
 
   constructor(private readonly o: ReplicaOptions) {
+    this.resume = (o.features ?? []).includes('resume');
+    this.attrs = (o.features ?? []).includes('attrs');
     this.keepalive = setInterval(() => { void o.channel.send({ type: 'ping' }).catch(() => undefined); }, o.keepaliveMs);
     this.done = this.run().then(
       () => this.finish('ended'),
@@ -94,10 +101,15 @@ export class ReplicaSession {
 
   private async run(): Promise<void> {
     for (const [name, dir] of this.o.roots) {
-      const scan = await scanTree(dir, { hashCache: this.o.hashCaches.get(name) });
+      const hashCache = this.o.hashCaches.get(name);
+      // Owners are reported only when this node can set them: otherwise they never match.
+      const scan = await scanTree(dir, { ...(hashCache === undefined ? {} : { hashCache }), ...(this.attrs ? { attrs: { owners: canSetOwners() } } : {}) });
       const entries = manifestEntries(scan.manifest);
+      const partials = this.resume ? await this.receiver(name).partials() : [];
       for (let i = 0; i === 0 || i < entries.length; i += MANIFEST_BATCH) {
-        await this.o.channel.send({ type: 'manifest', root: name, entries: entries.slice(i, i + MANIFEST_BATCH) });
+        await this.o.channel.send({
+          type: 'manifest', root: name, entries: entries.slice(i, i + MANIFEST_BATCH), ...(i === 0 && partials.length > 0 ? { partials } : {}),
+        });
       }
     }
     await this.o.channel.send({ type: 'manifests-done' });
@@ -118,7 +130,8 @@ export class ReplicaSession {
             break;
           case 'remove':
             await this.settle();
-            await this.receiver(m.root).remove(m.path);
+            // With attributes, directories are entries the source removes itself.
+            await this.receiver(m.root).remove(m.path, { prune: !this.attrs });
             this.stats.removed++;
             this.o.onEvent({ kind: 'changed', root: m.root, path: m.path });
             this.progress(0, 1);
@@ -136,6 +149,22 @@ export class ReplicaSession {
               if (!refusable(err)) throw err;
               incoming.problem = messageOf(err);
             }
+            break;
+          }
+          case 'entry': {
+            const rx = this.receiver(m.root);
+            await this.commits.get(`${m.root}/${m.item.path}`);
+            this.check();
+            try {
+              await rx.place(m.item);
+            } catch (err) {
+              if (!refusable(err)) throw err;
+              await this.refuse(m.root, m.item.path, messageOf(err));
+              break;
+            }
+            this.stats.filesReceived++;
+            this.o.onEvent({ kind: 'changed', root: m.root, path: m.item.path });
+            this.progress(0, 1);
             break;
           }
           case 'chunk':
@@ -169,6 +198,8 @@ export class ReplicaSession {
             break;
           case 'caught-up':
             await this.settle();
+            // The partials the source did not continue are of versions it no longer sends.
+            if (this.resume) for (const rx of this.o.receivers.values()) await rx.dropPartials();
             this.resync = null;
             this.o.onEvent({ kind: 'caught-up', generations: m.generations });
             break;
@@ -181,8 +212,12 @@ export class ReplicaSession {
         }
       }
     } finally {
-      // A transfer cut in the middle never becomes visible; no commit outlives the session.
-      if (incoming?.file) await incoming.file.abort();
+      // A transfer cut in the middle never becomes visible (with resume, a large one is kept
+      // aside for the next session); no commit outlives the session.
+      if (incoming?.file) {
+        if (this.resume) await incoming.file.suspend().catch(() => false);
+        else await incoming.file.abort();
+      }
       await Promise.allSettled(this.commits.values());
     }
   }
@@ -210,7 +245,7 @@ export class ReplicaSession {
   }
 
   private async commit(root: string, file: IncomingFile): Promise<void> {
-    const sent = file.item.size - (file.item.append?.from ?? 0);
+    const sent = itemBytes(file.item);
     try {
       await file.commit();
     } catch (err) {

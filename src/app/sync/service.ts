@@ -19,7 +19,7 @@ import {
 } from '../../core/sync/engine.js';
 import { compareGenerations } from '../../core/sync/generations.js';
 import type { Generations, SyncState } from '../../core/sync/state.js';
-import { helloSchema, parseMessage, welcomeSchema } from './protocol.js';
+import { commonFeatures, helloSchema, parseMessage, SYNC_FEATURES, welcomeSchema, type SyncFeature } from './protocol.js';
 import type { PeerCallServer } from '../peer/calls.js';
 import { ReplicaSession } from './replica.js';
 import { ensureRoots, type Roots } from './roots.js';
@@ -313,12 +313,13 @@ export class SyncService {
       await this.maintenance;
       ch = await connectChannel({
         host: this.o.peerAddress, port: this.o.port, localAddress: this.o.selfAddress, key: this.o.key,
-        hello: { cluster: this.o.cluster, node: this.o.node, uuid: ha.persisted.uuid, generations: ha.persisted.generations },
+        hello: { cluster: this.o.cluster, node: this.o.node, uuid: ha.persisted.uuid, generations: ha.persisted.generations, features: [...SYNC_FEATURES] },
         timeoutMs: Math.max(1000, this.o.deadAfterMs), idleTimeoutMs: this.o.deadAfterMs,
       });
-      parseMessage(welcomeSchema, ch.peerHeader, 'source');
+      const welcome = parseMessage(welcomeSchema, ch.peerHeader, 'source');
       if (!wantsSession(this.engine) || this.closed) { ch.close('no longer wanted'); return; }
-      this.startReplica(ch);
+      // What the source accepted (a source from before features answers none).
+      this.startReplica(ch, commonFeatures(welcome.features));
     } catch (err) {
       // A welcome that does not parse comes on an open channel: close it rather than leave it to the idle timer.
       ch?.close((err as Error).message);
@@ -329,12 +330,12 @@ export class SyncService {
     }
   }
 
-  private startReplica(ch: Channel): void {
+  private startReplica(ch: Channel, features: readonly SyncFeature[]): void {
     this.input({ kind: 'session-open', at: this.o.now() });
     this.o.log('info', 'sync', `replication session with ${this.o.peer ?? 'the primary'} open: comparing manifests`);
     const session = new ReplicaSession({
       channel: ch, roots: this.o.roots, receivers: this.receivers, hashCaches: this.hashCaches,
-      keepaliveMs: this.o.keepaliveMs,
+      keepaliveMs: this.o.keepaliveMs, features,
       log: (level, message) => { this.o.log(level, 'sync', message); },
       onEvent: (e) => {
         if (this.replica !== session) return;
@@ -369,17 +370,19 @@ export class SyncService {
     if (ha?.role !== 'primary') return { ok: false, reason: 'not the primary' };
     if (h.uuid !== null && ha.persisted.uuid !== null && h.uuid !== ha.persisted.uuid) return { ok: false, reason: 'another cluster UUID' };
     if (compareGenerations(ha.persisted.generations, h.generations) === 'diverged') return { ok: false, reason: 'split brain: the data diverged' };
-    return { ok: true, header: { generations: ha.persisted.generations, roots: [...this.o.roots.keys()] } };
+    return { ok: true, header: { generations: ha.persisted.generations, roots: [...this.o.roots.keys()], features: commonFeatures(h.features) } };
   }
 
   private onSourceChannel(ch: Channel): void {
+    // The hello was accepted by `accept`: its features list parses.
+    const features = commonFeatures(helloSchema.safeParse(ch.peerHeader).data?.features);
     if (this.ha?.role !== 'primary' || this.closed) { ch.close('not the primary'); return; }
     this.source?.close('replaced by a new session');
     this.o.log('info', 'sync', `replica ${this.o.peer ?? ''} connected: full resync check`);
     const session = new SourceSession({
       channel: ch, roots: this.o.roots, hashCaches: this.hashCaches, rateBytesPerSec: this.rate,
       generations: () => this.ha?.persisted.generations ?? { current: 'genesis', history: [] },
-      keepaliveMs: this.o.keepaliveMs, now: this.o.now,
+      keepaliveMs: this.o.keepaliveMs, now: this.o.now, features,
       log: (level, message) => { this.o.log(level, 'sync', message); },
     });
     this.source = session;
@@ -397,7 +400,8 @@ export class SyncService {
     ensureRoots(this.o.roots);
     for (const [name, dir] of this.o.roots) {
       const rx = openReceiver(dir);
-      const leftovers = await rx.recover();
+      // Transfers cut part-way stay for the next session to continue (feature resume).
+      const leftovers = await rx.recover({ keepPartials: true });
       if (leftovers.length > 0) {
         this.o.log('info', 'sync', `root ${name}: removed ${String(leftovers.length)} interrupted transfer(s) (${leftovers.map((l) => l.path ?? l.name).join(', ')})`);
       }

@@ -178,8 +178,11 @@ describe('the replica refuses a transfer: the source sends it again', () => {
     let ordinal = 0;
     const receiver: Receiver = {
       root: rx.root,
-      remove: (p) => rx.remove(p),
-      recover: () => rx.recover(),
+      remove: (p, o) => rx.remove(p, o),
+      place: (i) => rx.place(i),
+      recover: (o) => rx.recover(o),
+      partials: () => rx.partials(),
+      dropPartials: () => rx.dropPartials(),
       async begin(item) {
         const f = await rx.begin(item);
         if (item.path !== victim || !which.includes(++ordinal)) return f;
@@ -204,6 +207,7 @@ describe('the replica refuses a transfer: the source sends it again', () => {
             }
           },
           abort: () => f.abort(),
+          suspend: () => f.suspend(),
         };
         return wrapped;
       },

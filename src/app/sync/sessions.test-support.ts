@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -14,6 +14,7 @@ import { hashCachePath, HashCache, INCOMING_DIR, openReceiver, type Receiver } f
 import { SYNC_WORK_DIR } from '../../core/sync/manifest.js';
 import type { Generations } from '../../core/sync/state.js';
 import { ReplicaSession, type ReplicaEvent } from './replica.js';
+import type { SyncFeature } from './protocol.js';
 import type { Roots } from './roots.js';
 import { SourceSession } from './source.js';
 
@@ -78,6 +79,43 @@ export function assertSameTree(source: string, replica: string, message = 'the r
   assert.deepEqual(diff, [], `${message}:\n${diff.join('\n')}`);
 }
 
+/**
+ * A tree with its attributes, as `lstat` sees it (never following a link): relative path → kind,
+ * permission bits, owner, and for files and symlinks their mtime (µs) and content (a symlink's
+ * target). Directory mtimes are left out (they change with every entry made in them).
+ */
+export function attrTreeOf(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  // µs, rounded to 10: utimes() takes double seconds, exact to a fraction of a µs only.
+  const timeOf = (ns: bigint): string => `t${String((ns + 5000n) / 10000n)}`;
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(rel === '' ? root : join(root, rel)).sort()) {
+      if (rel === '' && name === SYNC_WORK_DIR) continue;
+      const child = rel === '' ? name : `${rel}/${name}`;
+      const abs = join(root, child);
+      const st = lstatSync(abs, { bigint: true });
+      const owner = `${(st.mode & 0o7777n).toString(8)} ${String(st.uid)}:${String(st.gid)}`;
+      const mtime = timeOf(st.mtimeNs);
+      if (st.isDirectory()) { out.set(child, `dir ${owner}`); walk(child); }
+      else if (st.isSymbolicLink()) out.set(child, `symlink ${owner} ${mtime} -> ${readlinkSync(abs)}`);
+      else if (st.isFile()) out.set(child, `file ${owner} ${mtime} ${sha(readFileSync(abs))}`);
+      else out.set(child, 'special');
+    }
+  };
+  walk('');
+  return out;
+}
+
+/** Both trees hold the same entries with the same attributes (see `attrTreeOf`). */
+export function assertSameAttrTree(source: string, replica: string, message = 'the replica equals the source, attributes included'): void {
+  const a = attrTreeOf(source);
+  const b = attrTreeOf(replica);
+  const diff: string[] = [];
+  for (const [p, v] of a) if (b.get(p) !== v) diff.push(`${p}: source ${v}, replica ${b.get(p) ?? 'missing'}`);
+  for (const p of b.keys()) if (!a.has(p)) diff.push(`${p}: only on the replica`);
+  assert.deepEqual(diff, [], `${message}:\n${diff.join('\n')}`);
+}
+
 /** Transfers in flight (or left over) under a root's work directory. */
 export function incomingOf(root: string): string[] {
   const dir = join(root, INCOMING_DIR);
@@ -105,13 +143,13 @@ export interface Side {
   readonly hashCaches: Map<string, HashCache>;
 }
 
-/** Opens the receivers (after `recover()`) and hash caches of every root. */
+/** Opens the receivers (after `recover()`, keeping partials as the service does) and hash caches of every root. */
 export async function openSide(roots: Roots): Promise<Side> {
   const receivers = new Map<string, Receiver>();
   const hashCaches = new Map<string, HashCache>();
   for (const [name, dir] of roots) {
     const rx = openReceiver(dir);
-    await rx.recover();
+    await rx.recover({ keepPartials: true }); // as the service does at start
     receivers.set(name, rx);
     hashCaches.set(name, await HashCache.open(hashCachePath(dir)));
   }
@@ -211,6 +249,8 @@ export interface SessionOptions {
   readonly rescanMs?: number;
   /** The rate limiter's clock and wait (default: performance.now and a timer). */
   readonly clock?: { readonly now: () => number; readonly sleep: (ms: number) => Promise<void> };
+  /** Negotiated features (default none: the protocol of peers from before features). */
+  readonly features?: readonly SyncFeature[];
 }
 
 /** A real source and a real replica over a real channel. */
@@ -240,12 +280,14 @@ export async function startSessions(src: Side, rep: Side, options: SessionOption
     ...(options.clock === undefined ? {} : { sleep: options.clock.sleep }),
     log: (level, message) => { sourceLog.push({ level, message }); },
     ...(options.rescanMs === undefined ? {} : { rescanMs: options.rescanMs }),
+    features: options.features ?? [],
   });
   const replica = new ReplicaSession({
     channel: pair.client, roots: rep.roots, receivers: options.receivers ?? rep.receivers, hashCaches: rep.hashCaches,
     keepaliveMs: KEEPALIVE_MS,
     log: (level, message) => { replicaLog.push({ level, message }); },
     onEvent: events.push,
+    features: options.features ?? [],
   });
   return {
     pair, source, replica, events, sourceLog, replicaLog,

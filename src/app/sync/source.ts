@@ -23,14 +23,14 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Channel } from '../../adapters/sync/channel.js';
-import { prefixHashes, scanFile, scanFileWithPrefix, scanTree, type HashCache } from '../../adapters/files/index.js';
+import { prefixHashes, prefixSha256, scanFile, scanFileWithPrefix, scanTree, type HashCache, type ScanOptions } from '../../adapters/files/index.js';
 import {
-  appendCandidates, manifestFromEntries, planEntry, planSync, SYNC_WORK_DIR,
-  type FileEntry, type Manifest, type PrefixHash, type SendItem,
+  appendCandidates, entryOfItem, itemBytes, manifestFromEntries, planEntry, planSync, SYNC_WORK_DIR,
+  type FileEntry, type Manifest, type PrefixHash, type SendItem, type SyncPlan,
 } from '../../core/sync/manifest.js';
 import { DEFAULT_SYNC_BURST_BYTES, initBucket, take, type Bucket } from '../../core/sync/ratelimit.js';
 import type { Generations } from '../../core/sync/state.js';
-import { CHUNK_BYTES, parseMessage, ProtocolError, replicaMessage, type ReplicaMessage } from './protocol.js';
+import { CHUNK_BYTES, parseMessage, ProtocolError, replicaMessage, type PartialTransfer, type ReplicaMessage, type SyncFeature } from './protocol.js';
 import type { Roots } from './roots.js';
 
 /** Safety net behind the watcher: a full pass this often even when nothing was reported. */
@@ -57,6 +57,8 @@ export interface SourceOptions {
   readonly log: (level: 'info' | 'warn' | 'error' | 'debug', message: string) => void;
   /** The periodic full pass behind the watcher, ms (default `RESCAN_MS`). */
   readonly rescanMs?: number;
+  /** The features negotiated with this replica (default none: the protocol of a peer from before features). */
+  readonly features?: readonly SyncFeature[];
 }
 
 export type SourcePhase = 'manifests' | 'resync' | 'live' | 'closed';
@@ -66,6 +68,8 @@ export interface SourceStats {
   bytesSent: number;
   removed: number;
   refusedByReplica: number;
+  /** Names of regular files that are hard links to a file seen under another name (last full scan). */
+  hardLinks: number;
   resync: { bytes: number; files: number; bytesDone: number; filesDone: number } | null;
 }
 
@@ -82,12 +86,14 @@ interface BarrierInFlight { readonly id: number; readonly refusalsAt: number }
 
 export class SourceSession {
   phase: SourcePhase = 'manifests';
-  readonly stats: SourceStats = { filesSent: 0, bytesSent: 0, removed: 0, refusedByReplica: 0, resync: null };
+  readonly stats: SourceStats = { filesSent: 0, bytesSent: 0, removed: 0, refusedByReplica: 0, hardLinks: 0, resync: null };
   /** Resolves with the reason once the session is over. */
   readonly done: Promise<string>;
 
   /** What the replica holds, per root, as far as this session knows. */
   private readonly target = new Map<string, Manifest>();
+  /** Transfers the replica kept when an earlier session was cut, per root (feature resume). */
+  private readonly partials = new Map<string, PartialTransfer[]>();
   private readonly dirtyPaths = new Map<string, Set<string>>();
   private readonly dirtyRoots = new Set<string>();
   private readonly watchers: RootWatcher[] = [];
@@ -117,8 +123,11 @@ export class SourceSession {
   private keepalive: NodeJS.Timeout | null = null;
   private rescan: NodeJS.Timeout | null = null;
   private readonly buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  /** Scan options: attributes when the replica takes them (the source always reports owners). */
+  private readonly scanAttrs: ScanOptions['attrs'];
 
   constructor(private readonly o: SourceOptions) {
+    this.scanAttrs = (o.features ?? []).includes('attrs') ? { owners: true } : undefined;
     for (const [name, dir] of o.roots) {
       this.dirtyPaths.set(name, new Set());
       this.watchers.push(new RootWatcher(dir, {
@@ -194,6 +203,7 @@ export class SourceSession {
       const list = entries.get(m.root);
       if (list === undefined) throw new ProtocolError('replica', `unknown root ${m.root}`);
       for (const e of m.entries) list.push(e);
+      if (m.partials !== undefined && (this.o.features ?? []).includes('resume')) this.partials.set(m.root, [...(this.partials.get(m.root) ?? []), ...m.partials]);
     }
     for (const [name, list] of entries) this.target.set(name, manifestFromEntries(list, 'target'));
   }
@@ -203,9 +213,10 @@ export class SourceSession {
     const plans = [];
     for (const [name, dir] of this.o.roots) {
       const target = this.target.get(name) ?? new Map<string, FileEntry>();
-      const scan = await scanTree(dir, { hashCache: this.o.hashCaches.get(name) });
+      const scan = await scanTree(dir, this.scanOptions(name));
+      this.noteHardLinks(name, scan.stats.hardLinks);
       const prefixes = await prefixHashes(dir, appendCandidates(scan.manifest, target));
-      plans.push({ name, dir, plan: planSync(scan.manifest, target, prefixes) });
+      plans.push({ name, dir, plan: await this.withResumes(name, dir, planSync(scan.manifest, target, prefixes)) });
     }
     const bytes = plans.reduce((a, p) => a + p.plan.bytes, 0);
     const files = plans.reduce((a, p) => a + p.plan.files + p.plan.remove.length, 0);
@@ -293,7 +304,8 @@ export class SourceSession {
     const dir = this.o.roots.get(name);
     if (dir === undefined) return;
     const target = this.target.get(name) ?? new Map<string, FileEntry>();
-    const scan = await scanTree(dir, { hashCache: this.o.hashCaches.get(name) });
+    const scan = await scanTree(dir, this.scanOptions(name));
+    this.noteHardLinks(name, scan.stats.hardLinks);
     const prefixes = await prefixHashes(dir, appendCandidates(scan.manifest, target));
     const plan = planSync(scan.manifest, target, prefixes);
     for (const path of plan.remove) await this.sendRemove(name, path);
@@ -314,11 +326,11 @@ export class SourceSession {
     try {
       if (known !== undefined && known.size > 0 && await sizeOf(join(dir, path)) > known.size) {
         // Grown (an appended log, most likely): the entry and the prefix hash from one read.
-        const r = await scanFileWithPrefix(dir, path, known.size);
+        const r = await scanFileWithPrefix(dir, path, known.size, this.scanAttrs);
         entry = r?.entry;
         if (r?.prefixSha256 !== undefined) prefix = { bytes: known.size, sha256: r.prefixSha256 };
       } else {
-        entry = await scanFile(dir, path, { hashCache: this.o.hashCaches.get(name) });
+        entry = await scanFile(dir, path, this.scanOptions(name));
       }
     } catch {
       // A directory (created, renamed) or something that is no regular file: look at everything.
@@ -326,7 +338,7 @@ export class SourceSession {
       this.markRoot(name);
       return;
     }
-    if (known === undefined && (hasAncestor(target, path) || hasDescendant(target, path))) {
+    if ((known === undefined && (hasAncestor(target, path) || hasDescendant(target, path))) || known?.kind === 'dir') {
       // A directory removed or renamed away (its files are gone too), or a file where the replica
       // holds a directory or the other way round: a pass over the root sends the removals first,
       // which the file could not be placed without.
@@ -356,7 +368,17 @@ export class SourceSession {
    * changed meanwhile) the transfer is aborted and the path looked at again. Returns the bytes sent.
    */
   private async sendFile(root: string, dir: string, item: SendItem, bucket: { b: Bucket | null }): Promise<number> {
-    const from = item.append?.from ?? 0;
+    if (item.kind !== undefined || item.meta === true) {
+      // A directory, a symlink, or attributes only: one frame, as scanned (a later change is
+      // reported and sent again, like a file's).
+      const t = new Map(this.target.get(root));
+      t.set(item.path, entryOfItem(item));
+      this.target.set(root, t);
+      await this.o.channel.send({ type: 'entry', root, item });
+      this.stats.filesSent++;
+      return 0;
+    }
+    const from = item.append?.from ?? item.resume?.from ?? 0;
     let fh;
     try {
       fh = await open(join(dir, item.path), constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -368,7 +390,8 @@ export class SourceSession {
     let sent = 0;
     try {
       await this.o.channel.send({ type: 'file', root, item });
-      const hash = item.append === undefined ? createHash('sha256') : null;
+      // A tail (append, resume) is checked whole by the replica, which holds the prefix.
+      const hash = item.append === undefined && item.resume === undefined ? createHash('sha256') : null;
       for (let at = from; at < item.size;) {
         const want = Math.min(CHUNK_BYTES, item.size - at);
         if (bucket.b !== null) {
@@ -393,7 +416,7 @@ export class SourceSession {
       // The replica holds it from file-end on — unless it refuses it, and the reader may see that
       // refusal at any await from here on: record the file first, so the refusal removes it.
       const t = new Map(this.target.get(root));
-      t.set(item.path, { path: item.path, size: item.size, mtimeMs: item.mtimeMs, sha256: item.sha256 });
+      t.set(item.path, entryOfItem(item));
       this.target.set(root, t);
       await this.o.channel.send({ type: 'file-end' });
     } finally {
@@ -402,6 +425,43 @@ export class SourceSession {
     this.stats.filesSent++;
     this.stats.bytesSent += sent;
     return sent;
+  }
+
+  /**
+   * Whole files of the plan the replica holds a kept partial of (same version: size and sha256)
+   * continue from where the partial ends, once the prefix hash of this side's file over the
+   * partial's length equals the partial's: only the rest goes on the wire. The replica checks
+   * the prefix again before writing, and the whole file's sha256 at commit.
+   */
+  private async withResumes(name: string, dir: string, plan: SyncPlan): Promise<SyncPlan> {
+    const partials = this.partials.get(name) ?? [];
+    if (partials.length === 0) return plan;
+    const send: SendItem[] = [];
+    for (const item of plan.send) {
+      const p = item.kind === undefined && item.meta !== true && item.append === undefined
+        ? partials.find((x) => x.path === item.path && x.size === item.size && x.sha256 === item.sha256 && x.have > 0 && x.have < x.size)
+        : undefined;
+      if (p !== undefined && await prefixSha256(dir, item.path, p.have).catch(() => undefined) === p.prefixSha256) {
+        this.o.log('info', `resuming ${name}/${item.path} at ${String(p.have)} of ${String(item.size)} bytes`);
+        send.push({ ...item, resume: { from: p.have, prefixSha256: p.prefixSha256, id: p.id } });
+      } else {
+        send.push(item);
+      }
+    }
+    return { ...plan, send, bytes: send.reduce((n, i) => n + itemBytes(i), 0) };
+  }
+
+  private scanOptions(name: string): ScanOptions {
+    const hashCache = this.o.hashCaches.get(name);
+    return { ...(hashCache === undefined ? {} : { hashCache }), ...(this.scanAttrs === undefined ? {} : { attrs: this.scanAttrs }) };
+  }
+
+  /** Hard links are replicated as separate files: said when their count changes. */
+  private noteHardLinks(name: string, count: number): void {
+    if (count > 0 && count !== this.stats.hardLinks) {
+      this.o.log('warn', `root ${name}: ${String(count)} hard link(s) (a file seen under a second name); the replica gets them as separate files`);
+    }
+    this.stats.hardLinks = count;
   }
 
   // ---- What the replica says -------------------------------------------------------------------
@@ -512,9 +572,12 @@ async function sizeOf(abs: string): Promise<number> {
 
 const timer = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Whether a manifest holds a file at a parent directory of `path`. */
+/** Whether a manifest holds a file (or symlink) at a parent directory of `path`. */
 function hasAncestor(m: Manifest, path: string): boolean {
-  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) if (m.has(path.slice(0, i))) return true;
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+    const e = m.get(path.slice(0, i));
+    if (e !== undefined && e.kind !== 'dir') return true;
+  }
   return false;
 }
 

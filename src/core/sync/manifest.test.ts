@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  appendCandidates, applyPlanToManifest, manifestEntries, manifestFromEntries, pathProblem, planSync,
+  appendCandidates, applyPlanToManifest, EMPTY_SHA256, manifestEntries, manifestFromEntries, pathProblem, planSync,
   SyncPathError, validatePath,
   type FileEntry, type Manifest, type PrefixHash, type SyncPlan,
 } from './manifest.js';
@@ -273,5 +273,51 @@ describe('planSync: properties', () => {
         assert.equal(item.append !== undefined, isPrefix, item.path);
       }
     }), { numRuns: 300 });
+  });
+});
+
+describe('planSync with attributes (directories, symlinks, modes)', () => {
+  const base = { mtimeMs: 1_700_000_000_000 };
+  const file = (path: string, content: string, attrs: Partial<FileEntry> = {}): FileEntry =>
+    ({ path, size: bytesOf(content).length, sha256: sha(bytesOf(content)), ...base, mode: 0o644, uid: 0, gid: 0, ...attrs });
+  const dir = (path: string, attrs: Partial<FileEntry> = {}): FileEntry =>
+    ({ path, kind: 'dir', size: 0, sha256: EMPTY_SHA256, ...base, mode: 0o755, uid: 0, gid: 0, ...attrs });
+  const link = (path: string, target: string): FileEntry =>
+    ({ ...file(path, target), kind: 'symlink', target, mode: 0o777 });
+  const m = (...es: FileEntry[]): Manifest => manifestFromEntries(es);
+
+  it('sends a directory before what it holds, removes directories after what they hold', () => {
+    const plan = planSync(m(dir('a'), file('a/b', 'x'), dir('e')), m(dir('old'), dir('old/deep'), file('old/deep/f', 'y')));
+    assert.deepEqual(plan.send.map((s) => s.path), ['a', 'a/b', 'e']);
+    assert.deepEqual(plan.remove, ['old/deep/f', 'old/deep', 'old']);
+    assert.equal(plan.bytes, 1, 'directories carry no bytes');
+  });
+
+  it('a directory replaced by a file (or a link) is removed first; a file by a link is replaced in place', () => {
+    const plan = planSync(m(file('a', 'now a file'), link('b', '/etc/passwd')), m(dir('a'), file('a/x', 'in a'), file('b', 'a file')));
+    assert.deepEqual(plan.remove, ['a/x', 'a']);
+    assert.deepEqual(plan.send.map((s) => [s.path, s.kind ?? 'file']), [['a', 'file'], ['b', 'symlink']]);
+    assert.equal(plan.send[1]?.target, '/etc/passwd', 'the target travels as stored');
+  });
+
+  it('attributes alone: a meta item without content; same attributes: nothing', () => {
+    const t = m(file('f', 'same'), dir('d'));
+    assert.equal(planSync(m(file('f', 'same'), dir('d')), t).files, 0);
+    const plan = planSync(m(file('f', 'same', { mode: 0o600 }), dir('d', { uid: 1234 })), t);
+    assert.deepEqual(plan.send.map((s) => [s.path, s.meta ?? false]), [['d', false], ['f', true]]);
+    assert.equal(plan.bytes, 0);
+    assert.equal(planSync(m(file('f', 'same', { mtimeMs: base.mtimeMs + 1 })), m(file('f', 'same'))).send[0]?.meta, true, 'mtime counts with attributes');
+    assert.equal(planSync(m(file('f', 'same', { mtimeMs: base.mtimeMs + 0.001 })), m(file('f', 'same'))).files, 0, 'within the utimes precision');
+    assert.equal(planSync(m(dir('d', { mtimeMs: 5 })), m(dir('d'))).files, 0, 'a directory\'s mtime does not count');
+    const { uid: _uid, ...noOwner } = file('f', 'same');
+    assert.equal(planSync(m(file('f', 'same', { uid: 1234 })), m(noOwner)).files, 0, 'an owner the target does not report is not compared');
+  });
+
+  it('refuses a path under a file or a symlink, bad modes and symlinks without a target', () => {
+    assert.throws(() => m(link('l', 'x'), file('l/f', '1')), /its parent "l" is a symlink/);
+    assert.throws(() => m(file('f', '1', { mode: 0o10000 })), /mode/);
+    assert.throws(() => m({ ...file('l', 'x'), kind: 'symlink' }), /non-empty target/);
+    assert.throws(() => m({ ...dir('d'), size: 3 }), /directory has size 0/);
+    assert.doesNotThrow(() => m(dir('d'), file('d/f', '1')));
   });
 });
