@@ -185,6 +185,7 @@ export async function runNodeDaemon(opts: DaemonOptions): Promise<void> {
     // Stepped at once, inside the poll phase that read the write's event: ticks and heartbeats
     // of this turn wait for the check phase (below), so none is decided before the write.
     unreplicatedWrite: () => { feed({ kind: 'unreplicated-write', at: instant() }); },
+    replicationConfirmed: (lagMs) => { metrics.replicationConfirmed(lagMs); },
     onReplicated: (root, path) => {
       if (root === 'config' && path === REPLICATED_CONFIG) followConfig();
       // A bundle uploaded on the primary: this node installs it into a slot of its own.

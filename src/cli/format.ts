@@ -11,6 +11,7 @@ export function formatSync(s: SyncStatus): string {
   const parts: string[] = [s.state];
   if (s.progress !== undefined && s.progress !== null) parts.push(`${mib(s.progress.bytes_left)} and ${String(s.progress.files_left)} files left of ${mib(s.progress.bytes_total)} / ${String(s.progress.files_total)} files`);
   if (s.session !== undefined) parts.push(`session ${s.session}${s.direction === undefined || s.direction === null ? '' : ` (${s.direction})`}`);
+  if (s.lag_ms !== undefined && s.lag_ms !== null) parts.push(`lag ${s.lag_ms.toFixed(1)} ms`);
   parts.push(`generation ${s.generation}`);
   const line = parts.join(', ');
   return s.refusing !== undefined && s.refusing !== null ? `${line}\n            RECEIVING NOTHING: ${s.refusing}` : line;

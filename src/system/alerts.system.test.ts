@@ -111,6 +111,8 @@ describe('alerts and the System monitor on real nodes (issue 10)', { skip }, () 
       assert.match(scrape.stdout, /^tandem_role\{role="primary"\} 1$/m, scrape.stdout.slice(0, 2000));
       assert.match(scrape.stdout, /^tandem_probe_rtt_seconds_count\{interface="ext0",target="192\.0\.2\.1"\} \d+$/m);
       assert.match(scrape.stdout, /^tandem_heartbeats_accepted_total \d+$/m);
+      assert.match(scrape.stdout, /^tandem_sync_lag_seconds [\d.e-]+$/m);
+      assert.match(scrape.stdout, /^tandem_sync_replication_lag_seconds_count \d+$/m);
       const anonymous = await lab.exec('client', ['curl', '-sk', '-o', '/dev/null', '-w', '%{http_code}', `https://192.0.2.${secondary === 'a' ? '11' : '12'}:8443/metrics`]);
       assert.equal(anonymous.stdout, '401');
 

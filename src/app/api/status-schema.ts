@@ -44,6 +44,7 @@ export const StatusSchema = z.object({
     direction: z.enum(['receiving', 'sending']).nullable(),
     progress: z.object({ bytes_left: z.number(), files_left: z.number(), bytes_total: z.number(), files_total: z.number() }).nullable(),
     outdated: z.boolean(), inconsistent: z.boolean(), refusing: z.string().nullable(),
+    lag_ms: z.number().nullable().describe('While this primary replicates live: how long the oldest change not yet confirmed on the replica has waited, ms'),
     roots: z.record(z.string(), z.string()),
     counters: z.object({
       files_sent: z.number(), bytes_sent: z.number(), files_received: z.number(), bytes_received: z.number(),

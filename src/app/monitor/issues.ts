@@ -10,6 +10,13 @@ import type { HookState } from './monitor.js';
 /** A filesystem with less free than this is an issue (and the firmware Test refuses to fill one below it). */
 export const MIN_FREE_SHARE = 0.1;
 
+/**
+ * A live change unconfirmed by the replica for longer than this is an issue: live replication
+ * is not rate limited and takes ms (docs/benchmarks.md), so seconds mean a replica that cannot
+ * keep up or a session about to drop — a takeover now would lose those changes.
+ */
+export const LAG_ISSUE_MS = 5000;
+
 export interface HostFacts {
   readonly disks: readonly Disk[];
   readonly hooks: readonly HookState[];
@@ -27,6 +34,7 @@ export function issuesOf(s: StatusView, host?: HostFacts): string[] {
   if (s.other_node !== null && !s.other_node.reachable) issues.push(`the other node (${s.other_node.name}) is not reachable`);
   if (s.sync.state !== 'UpToDate') issues.push(`data ${s.sync.state}`);
   if (s.sync.refusing !== null) issues.push(`this node receives no data: ${s.sync.refusing}`);
+  if (s.sync.lag_ms !== null && s.sync.lag_ms > LAG_ISSUE_MS) issues.push(`replication lag ${(s.sync.lag_ms / 1000).toFixed(1)} s: the replica has not confirmed the oldest change`);
   if (s.takeover_veto !== null) issues.push(`takeover veto: ${s.takeover_veto}`);
   if (s.flap_limiter.held_until_ms !== null) issues.push('next-hop switching held by the flap limiter');
   for (const hop of s.next_hops) {

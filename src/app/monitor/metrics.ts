@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics at /metrics (prom-client, its own registry): roles, role changes, heartbeats
- * by path and by rejection reason, probe RTT and loss per target, sync state, bytes and backlog,
- * barrier latency, alerts. Gauges read the node's status at scrape time; what the status does not
+ * by path and by rejection reason, probe RTT and loss per target, sync state, bytes, backlog and
+ * replication lag, barrier latency, alerts. Gauges read the node's status at scrape time; what the status does not
  * count (probe round trips, barriers, role changes) is counted here as it happens.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -18,6 +18,7 @@ export class NodeMetrics {
   private readonly probes: Counter<'interface' | 'target' | 'outcome'>;
   private readonly roleChanges: Counter<'to'>;
   private readonly barrier: Histogram<'outcome'>;
+  private readonly replicationLag: Histogram;
   private readonly alertCount: Counter<'source' | 'level'>;
   /** Probes in flight: `interface address` → seq → when sent (ms, monotonic). */
   private readonly inFlight = new Map<string, Map<number, number>>();
@@ -52,6 +53,7 @@ export class NodeMetrics {
         }
         for (const x of SYNC_STATES) syncState.set({ state: x }, s.sync.state === x ? 1 : 0);
         bytesLeft.set(s.sync.progress?.bytes_left ?? 0);
+        lagNow.set((s.sync.lag_ms ?? 0) / 1000);
         const c = s.sync.counters;
         bytes.reset();
         files.reset();
@@ -77,6 +79,7 @@ export class NodeMetrics {
     const bytesLeft = gauge('tandem_sync_bytes_left', 'Bytes a resync still has to send or receive');
     const bytes = counter('tandem_sync_bytes_total', 'Bytes of replicated files', ['direction']);
     const files = counter('tandem_sync_files_total', 'Replicated files', ['direction']);
+    const lagNow = gauge('tandem_sync_lag_seconds', 'How long the oldest live change not yet confirmed stored on the replica has waited (0 when none, or not replicating)');
     this.rtt = new Histogram({
       name: 'tandem_probe_rtt_seconds', help: 'Round trip of next-hop probes', labelNames: ['interface', 'target'], registers: [r],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
@@ -84,6 +87,10 @@ export class NodeMetrics {
     this.probes = new Counter({ name: 'tandem_probes_total', help: 'Next-hop probes by outcome (sent, replied, lost)', labelNames: ['interface', 'target', 'outcome'], registers: [r] });
     this.roleChanges = new Counter({ name: 'tandem_role_changes_total', help: 'Role changes of this node since the daemon started', labelNames: ['to'], registers: [r] });
     this.barrier = new Histogram({ name: 'tandem_sync_barrier_seconds', help: 'Time for a data barrier to be confirmed by the peer', labelNames: ['outcome'], registers: [r], buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5] });
+    this.replicationLag = new Histogram({
+      name: 'tandem_sync_replication_lag_seconds', help: 'Live changes: reported on this primary → confirmed stored on the replica', registers: [r],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+    });
     this.alertCount = new Counter({ name: 'tandem_alerts_total', help: 'Alerts raised', labelNames: ['source', 'level'], registers: [r] });
   }
 
@@ -111,6 +118,7 @@ export class NodeMetrics {
 
   roleChanged(to: string): void { this.roleChanges.inc({ to }); }
   barrierDone(ok: boolean, ms: number): void { this.barrier.observe({ outcome: ok ? 'confirmed' : 'failed' }, ms / 1000); }
+  replicationConfirmed(lagMs: number): void { this.replicationLag.observe(lagMs / 1000); }
   alertRaised(source: string, level: string): void { this.alertCount.inc({ source, level }); }
 
   async text(): Promise<{ readonly contentType: string; readonly text: string }> {

@@ -20,7 +20,7 @@ after(() => { rmSync(dir, { recursive: true, force: true }); });
 const healthy = {
   cluster: { name: 'c', status: 'HA', uuid: 'u', redundant_heartbeat: 'ok', timing: 'default' },
   other_node: { name: 'b', role: 'secondary', reachable: true, last_heard_ms_ago: 10, firmware: null },
-  sync: { state: 'UpToDate', refusing: null },
+  sync: { state: 'UpToDate', refusing: null, lag_ms: 3 },
   takeover_veto: null, flap_limiter: { switches_in_window: 0, held_until_ms: null }, next_hops: [],
   firmware: { trial: null },
 } as unknown as StatusView;
@@ -49,6 +49,10 @@ describe('System monitor issues', () => {
   it('without host facts only the status counts (the firmware checklist of an older caller)', () => {
     assert.deepEqual(issuesOf(healthy), []);
     assert.deepEqual(issuesOf({ ...healthy, takeover_veto: 'data Outdated' }), ['takeover veto: data Outdated']);
+  });
+  it('a replication lag of seconds is an issue, ms are not', () => {
+    assert.deepEqual(issuesOf({ ...healthy, sync: { ...healthy.sync, lag_ms: 4999 } }), []);
+    assert.deepEqual(issuesOf({ ...healthy, sync: { ...healthy.sync, lag_ms: 12_340 } }), ['replication lag 12.3 s: the replica has not confirmed the oldest change']);
   });
 });
 

@@ -57,6 +57,8 @@ export interface SyncServiceOptions {
   readonly unreplicatedWrite?: () => void;
   /** A replicated file of `root` changed on this (secondary) node. */
   readonly onReplicated?: (root: string, path: string) => void;
+  /** This primary's live changes were confirmed stored on the replica, `lagMs` after they were reported. */
+  readonly replicationConfirmed?: (lagMs: number) => void;
   /** Operations the other node calls over the same listener (app/peer/calls.ts). */
   readonly peerCalls?: PeerCallServer;
 }
@@ -70,6 +72,11 @@ export interface ReplicationStatus {
   readonly inconsistent: boolean;
   /** Why this node receives nothing (a diverged root that could not be set aside), or null. */
   readonly refusing: string | null;
+  /**
+   * While this primary replicates live: how long the oldest change not yet confirmed stored on
+   * the replica has waited, ms (0: the replica holds every change reported). Null otherwise.
+   */
+  readonly lag_ms: number | null;
   readonly roots: Readonly<Record<string, string>>;
   readonly counters: {
     readonly files_sent: number; readonly bytes_sent: number;
@@ -257,6 +264,7 @@ export class SyncService {
       outdated: this.engine.durable.outdated,
       inconsistent: this.engine.durable.inconsistent,
       refusing: this.refusing,
+      lag_ms: this.source?.phase === 'live' ? Math.round(this.source.lagMs() * 10) / 10 : null,
       roots: Object.fromEntries(this.o.roots),
       counters: {
         files_sent: t.filesSent, bytes_sent: t.bytesSent, files_received: t.filesReceived, bytes_received: t.bytesReceived,
@@ -384,6 +392,7 @@ export class SyncService {
       generations: () => this.ha?.persisted.generations ?? { current: 'genesis', history: [] },
       keepaliveMs: this.o.keepaliveMs, now: this.o.now, features,
       log: (level, message) => { this.o.log(level, 'sync', message); },
+      ...(this.o.replicationConfirmed === undefined ? {} : { confirmed: this.o.replicationConfirmed }),
     });
     this.source = session;
     this.sourceChannel = ch;

@@ -251,6 +251,8 @@ export interface SessionOptions {
   readonly clock?: { readonly now: () => number; readonly sleep: (ms: number) => Promise<void> };
   /** Negotiated features (default none: the protocol of peers from before features). */
   readonly features?: readonly SyncFeature[];
+  /** Told each time the replica confirmed live changes, with their lag (ms). */
+  readonly confirmed?: (lagMs: number) => void;
 }
 
 /** A real source and a real replica over a real channel. */
@@ -281,6 +283,7 @@ export async function startSessions(src: Side, rep: Side, options: SessionOption
     log: (level, message) => { sourceLog.push({ level, message }); },
     ...(options.rescanMs === undefined ? {} : { rescanMs: options.rescanMs }),
     features: options.features ?? [],
+    ...(options.confirmed === undefined ? {} : { confirmed: options.confirmed }),
   });
   const replica = new ReplicaSession({
     channel: pair.client, roots: rep.roots, receivers: options.receivers ?? rep.receivers, hashCaches: rep.hashCaches,

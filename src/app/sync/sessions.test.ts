@@ -11,7 +11,7 @@ import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, statSync,
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
-  assertSameTree, dataSide, incomingOf, MiB, openSide, partsUnder, put, startSessions, tempDirs, type SessionOptions, type Sessions,
+  assertSameTree, dataSide, delay, incomingOf, MiB, openSide, partsUnder, put, startSessions, tempDirs, type SessionOptions, type Sessions,
 } from './sessions.test-support.js';
 
 const dirs = tempDirs('tandem-sessions-');
@@ -262,6 +262,32 @@ describe('live replication after caught-up', () => {
       await s.source.barrier();
       assertSameTree(src, rep);
       assert.equal(s.source.stats.refusedByReplica, 0, 'nothing was sent before the way was clear');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('the replication lag: each live change is confirmed by the replica without a barrier, and nothing waits afterwards', TIMEOUT, async () => {
+    const lags: number[] = [];
+    const { src, rep, s } = await live({ ...watchedOnly, confirmed: (ms) => { lags.push(ms); } });
+    try {
+      assert.equal(s.source.lagMs(), 0, 'nothing waits after the resync');
+      for (let i = 0; i < 5; i++) {
+        const before = lags.length;
+        put(src, `lag/${String(i)}.txt`, `change ${String(i)}\n`);
+        await arrives(s, rep, `lag/${String(i)}.txt`, `change ${String(i)}\n`);
+        const until = performance.now() + 10_000;
+        while (lags.length === before && performance.now() < until) await delay(5);
+        assert.ok(lags.length > before, `change ${String(i)} was confirmed`);
+      }
+      for (const ms of lags) assert.ok(ms >= 0 && ms < 10_000, `lag ${String(ms)} ms`);
+      assert.equal(s.source.lagMs(), 0, 'every change confirmed: no lag left');
+      // A periodic-pass-like report that sends nothing confirms nothing (no sample, no lag).
+      const count = lags.length;
+      appendFileSync(join(src, 'lag/0.txt'), '');
+      await delay(100);
+      assert.equal(lags.length, count);
+      assert.equal(s.source.lagMs(), 0);
     } finally {
       await s.close();
     }

@@ -59,6 +59,11 @@ export interface SourceOptions {
   readonly rescanMs?: number;
   /** The features negotiated with this replica (default none: the protocol of a peer from before features). */
   readonly features?: readonly SyncFeature[];
+  /**
+   * Live changes confirmed stored on the replica: `lagMs` from the first report of a change the
+   * confirming pass sent (the watcher's, ms after the write) to the replica's acknowledgement.
+   */
+  readonly confirmed?: (lagMs: number) => void;
 }
 
 export type SourcePhase = 'manifests' | 'resync' | 'live' | 'closed';
@@ -114,6 +119,10 @@ export class SourceSession {
   private deferredToRoot = 0;
   /** A barrier whose ack did not count waits for the periodic pass (a file refused again and again). */
   private barrierRetryPaused = false;
+  /** When the oldest change not yet taken by a live pass was reported (null: none). */
+  private markedSince: number | null = null;
+  /** Per live pass that sent something and is not confirmed yet, in order: its `markedSince`. */
+  private readonly unconfirmed: number[] = [];
   /** Why the replica's side failed (read by the reader), when it did. */
   private failure: string | null = null;
   /** The generations last sent with `caught-up`: the replica carries them. */
@@ -170,6 +179,15 @@ export class SourceSession {
 
   close(reason: string): void {
     this.o.channel.close(reason);
+  }
+
+  /**
+   * The replication lag now: how long the oldest change not yet confirmed stored on the replica
+   * has waited (0 when the replica holds everything reported).
+   */
+  lagMs(): number {
+    const oldest = Math.min(this.unconfirmed[0] ?? Infinity, this.markedSince ?? Infinity);
+    return oldest === Infinity ? 0 : Math.max(0, this.o.now() - oldest);
   }
 
   // ---- The session ------------------------------------------------------------------------
@@ -255,6 +273,9 @@ export class SourceSession {
       if (pending > this.sentBarrier) this.coverFrom ??= this.refusedTotal;
       const notSentWholeBefore = this.notSentWhole;
       const deferredBefore = this.deferredToRoot;
+      const since = this.markedSince;
+      this.markedSince = null;
+      const sentBefore = this.stats.filesSent + this.stats.removed;
       for (const name of [...this.dirtyRoots]) {
         this.dirtyRoots.delete(name);
         this.dirtyPaths.get(name)?.clear();
@@ -273,7 +294,22 @@ export class SourceSession {
         this.coverFrom = null;
         await this.o.channel.send({ type: 'barrier', id: pending });
       }
+      if (since !== null && this.stats.filesSent + this.stats.removed > sentBefore) this.confirmLater(since);
     }
+  }
+
+  /**
+   * A pass sent changes reported since `since`: a barrier of the session's own (the next loop
+   * turn sends it, or a barrier asked meanwhile covers it) says when the replica holds them.
+   * One small frame per pass, which coalesces the changes of a few ms.
+   */
+  private confirmLater(since: number): void {
+    this.unconfirmed.push(since);
+    this.barrier().then(() => {
+      // Waiters resolve in order, so the oldest entry is this pass's.
+      this.unconfirmed.shift();
+      this.o.confirmed?.(this.o.now() - since);
+    }, () => undefined);
   }
 
   /** The highest barrier whose changes have all been reported (waiters become ready in order). */
@@ -535,16 +571,22 @@ export class SourceSession {
 
   private markPath(root: string, path: string): void {
     this.dirtyPaths.get(root)?.add(path);
-    this.wake?.();
+    this.marked();
   }
 
   private markRoot(root: string): void {
     this.dirtyRoots.add(root);
-    this.wake?.();
+    this.marked();
   }
 
   private markAll(): void {
     for (const name of this.o.roots.keys()) this.dirtyRoots.add(name);
+    this.marked();
+  }
+
+  private marked(): void {
+    // Only live changes count for the lag: the resync has its own progress.
+    if (this.phase === 'live') this.markedSince ??= this.o.now();
     this.wake?.();
   }
 

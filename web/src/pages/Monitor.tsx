@@ -86,6 +86,7 @@ function SyncSection({ s }: { s: Status }): ReactNode {
       <Fields rows={[
         ['State', <Badge key="st" tone={s.sync.state === 'UpToDate' ? 'ok' : s.sync.state === 'Diverged' ? 'bad' : 'warn'} label="sync-state">{s.sync.state}</Badge>],
         ['Session', `${s.sync.session}${s.sync.direction === null ? '' : `, ${s.sync.direction}`}`],
+        s.sync.lag_ms === null ? null : ['Replication lag', <span key="lag" data-testid="sync-lag">{`${s.sync.lag_ms.toFixed(1)} ms`}</span>],
         ['Generation', <code key="g">{s.sync.generation}</code>],
         s.sync.refusing === null ? null : ['Refusing', s.sync.refusing],
         ['Sent / received', `${bytes(s.sync.counters.bytes_sent)} / ${bytes(s.sync.counters.bytes_received)}`],
