@@ -11,6 +11,15 @@
  *   --logs DIR   copy each run's node logs into DIR (created)
  *   --save FILE  also write the JSON (every run's figures) to FILE
  *
+ *   node dist/bench/failover-bench.js --fault loss [--minutes M] [--loss P] [--loss-path primary|both]
+ *                                     [--only SYSTEM] [--logs DIR] [--save FILE] [--json]
+ *
+ *   --fault loss  no failover: one lab run of M minutes (default 10) in which nftables drop P %
+ *                 (default 10) of the echo requests to both next hops at random (`numgen random`),
+ *                 on the primary only or on both nodes (default: one run of each); it counts role
+ *                 changes and VIP moves (there must be none: false takeovers) and the echoes dropped.
+ *                 Tandem only (default tandem-default).
+ *
  * Every run builds a fresh lab (`tdmfb<random>-*` namespaces), starts the system, waits for a
  * steady state with a known primary (Tandem: both status views healthy; keepalived: a MASTER,
  * b BACKUP), has the client ping the VIP every 20 ms until the primary has answered 25 times in a
@@ -29,7 +38,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
-import { isRoot, REPO_ROOT, VIP, type NodeName, type VipOwner } from '../lab/lab.js';
+import { isRoot, NEXT_HOPS, NODES, REPO_ROOT, VIP, type NodeName, type VipOwner } from '../lab/lab.js';
 import { run, sleep } from '../lab/run.js';
 import { ClientProbe, clientView, steadyFrom, type ClientView } from '../lab/client-probe.js';
 import { KEEPALIVED, keepalivedVersion } from './failover/keepalived.js';
@@ -53,6 +62,17 @@ interface Options {
   readonly faults: readonly Fault[];
   readonly logs: string | null;
   readonly save: string | null;
+  /** --fault loss: the loss run's settings (null: the failover runs). */
+  readonly loss: LossOptions | null;
+}
+
+const LOSS_PATHS = ['primary', 'both'] as const;
+type LossPath = (typeof LOSS_PATHS)[number];
+
+interface LossOptions {
+  readonly minutes: number;
+  readonly percent: number;
+  readonly paths: readonly LossPath[];
 }
 
 interface RunRecord extends Partial<ClientView> {
@@ -88,7 +108,8 @@ interface Cell {
 }
 
 function usage(): never {
-  process.stderr.write('usage: node dist/bench/failover-bench.js [--runs N] [--json] [--only tandem-default|tandem-fast|keepalived[,…]] [--fault next-hop|kill] [--logs DIR] [--save FILE]\n');
+  process.stderr.write('usage: node dist/bench/failover-bench.js [--runs N] [--json] [--only tandem-default|tandem-fast|keepalived[,…]] [--fault next-hop|kill] [--logs DIR] [--save FILE]\n'
+    + '       node dist/bench/failover-bench.js --fault loss [--minutes M] [--loss P] [--loss-path primary|both] [--only tandem-default|tandem-fast] [--logs DIR] [--save FILE] [--json]\n');
   process.exit(2);
 }
 
@@ -99,6 +120,11 @@ function parseArgs(argv: readonly string[]): Options {
   let faults: Fault[] = [...FAULTS];
   let logs: string | null = null;
   let save: string | null = null;
+  let lossRun = false;
+  let minutes = 10;
+  let percent = 10;
+  let paths: LossPath[] = [...LOSS_PATHS];
+  let systemsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     const value = (): string => { const v = argv[++i]; if (v === undefined) usage(); return v; };
@@ -109,12 +135,22 @@ function parseArgs(argv: readonly string[]): Options {
         const names = value().split(',');
         if (!names.every((n): n is SystemName => (SYSTEM_NAMES as readonly string[]).includes(n))) usage();
         systems = names;
+        systemsGiven = true;
         break;
       }
       case '--fault': {
         const f = value();
+        if (f === 'loss') { lossRun = true; break; }
         if (!(FAULTS as readonly string[]).includes(f)) usage();
         faults = [f as Fault];
+        break;
+      }
+      case '--minutes': minutes = Number(value()); if (!(minutes > 0)) usage(); break;
+      case '--loss': percent = Number(value()); if (!Number.isInteger(percent) || percent < 1 || percent > 99) usage(); break;
+      case '--loss-path': {
+        const p = value();
+        if (!(LOSS_PATHS as readonly string[]).includes(p)) usage();
+        paths = [p as LossPath];
         break;
       }
       case '--logs': logs = resolve(value()); break;
@@ -122,7 +158,12 @@ function parseArgs(argv: readonly string[]): Options {
       default: usage();
     }
   }
-  return { runs, json, systems, faults, logs, save };
+  if (lossRun && systems.includes('keepalived')) {
+    // keepalived has no loss filter to measure; its track script is the reference for failover only.
+    if (systemsGiven) usage();
+    systems = ['tandem-default'];
+  }
+  return { runs, json, systems, faults, logs, save, loss: lossRun ? { minutes, percent, paths } : null };
 }
 
 
@@ -133,6 +174,24 @@ function nextHopDropRules(): string {
     `table inet ${FAULT_TABLE} {`,
     '  chain out { type filter hook output priority 0; ip daddr 192.0.2.1 drop; }',
     '  chain in { type filter hook input priority 0; ip saddr 192.0.2.1 drop; }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * nftables dropping `percent` % of the node's echo requests to its next hops at random: loss on
+ * the probes' path only (heartbeats, the VIP's traffic and the replies are untouched), counted.
+ */
+function probeLossRules(percent: number): string {
+  return [
+    `table inet ${FAULT_TABLE} {`,
+    '  chain out {',
+    '    type filter hook output priority 0;',
+    // The first counter sees every probe, the second the ones dropped.
+    `    ip daddr { ${NEXT_HOPS.ext}, ${NEXT_HOPS.int} } icmp type echo-request counter`,
+    `    ip daddr { ${NEXT_HOPS.ext}, ${NEXT_HOPS.int} } icmp type echo-request numgen random mod 100 < ${percent} counter drop`,
+    '  }',
     '}',
     '',
   ].join('\n');
@@ -206,6 +265,134 @@ async function oneRun(system: BenchSystem, fault: Fault, index: number, opts: Op
   };
 }
 
+
+// ── the loss run: no fault, random probe loss for minutes, no role change allowed ──────────────
+
+interface LossRecord {
+  readonly system: SystemName;
+  readonly path: LossPath;
+  readonly percent: number;
+  readonly minutes: number;
+  readonly lab: string;
+  readonly primary: NodeName | null;
+  readonly started: string | null;
+  /** Role changes logged by either node during the loss (false takeovers and handovers). */
+  readonly roleChanges: readonly string[];
+  /** Times the VIP owner seen once a second differed from the one before. */
+  readonly vipMoves: number;
+  /** Client echoes to the VIP answered by the node that was not primary at the start. */
+  readonly repliesFromOther: number;
+  readonly clientReplies: number;
+  /** Echo requests to the next hops sent and dropped by nftables, per lossy node. */
+  readonly dropped: Readonly<Partial<Record<NodeName, { readonly sent: number; readonly dropped: number }>>>;
+  readonly error: string | null;
+}
+
+/** Role changes in a node's log written at or after `from` (ISO times sort as strings). */
+function roleChangesSince(lab: Parameters<BenchSystem['start']>[0], from: string): string[] {
+  return NODES.flatMap((n) => {
+    let text: string;
+    try { text = readFileSync(lab.logPath(n), 'utf8'); } catch { return []; }
+    return text.split('\n').filter((line) => line.includes('"event":"role-change"')).flatMap((line) => {
+      try {
+        const entry = JSON.parse(line) as { time?: string; msg?: string };
+        return entry.time !== undefined && entry.time >= from ? [`${entry.time} ${n}: ${entry.msg ?? ''}`] : [];
+      } catch {
+        return [];
+      }
+    });
+  });
+}
+
+async function droppedBy(lab: Parameters<BenchSystem['start']>[0], node: NodeName): Promise<{ sent: number; dropped: number }> {
+  const r = await lab.exec(node, ['nft', 'list', 'table', 'inet', FAULT_TABLE]);
+  const [sent, dropped] = [...r.stdout.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+  return { sent: sent ?? 0, dropped: dropped ?? 0 };
+}
+
+async function lossRun(system: BenchSystem, path: LossPath, loss: LossOptions, opts: Options): Promise<LossRecord> {
+  const lab = system.newLab(labId('fl'));
+  const base = { system: system.name, path, percent: loss.percent, minutes: loss.minutes, lab: lab.id };
+  try {
+    await session.build(lab);
+    const primary = await system.start(lab, STEADY_TIMEOUT_MS);
+    const lossy: NodeName[] = path === 'primary' ? [primary] : [...NODES];
+    const started = new Date().toISOString();
+    for (const n of lossy) {
+      const r = await lab.exec(n, ['nft', '-f', '-'], { input: probeLossRules(loss.percent) });
+      if (r.code !== 0) throw new Error(`nft failed on ${n}: ${r.stderr.trim()}`);
+    }
+    // The client at 10 echoes/s: enough to see a VIP move, light on a shared machine for minutes.
+    const probe = new ClientProbe(lab.ns('client'), VIP, 100);
+    session.observers = [probe];
+    let owner = await lab.vipOwner();
+    let vipMoves = 0;
+    const end = Date.now() + loss.minutes * 60_000;
+    let nextReport = Date.now() + 60_000;
+    while (Date.now() < end && !session.isAborting()) {
+      await sleep(1000);
+      const now = await lab.vipOwner();
+      if (now !== owner) { vipMoves++; log(`  VIP ${String(owner)} → ${String(now)}`); owner = now; }
+      if (Date.now() >= nextReport) {
+        nextReport += 60_000;
+        log(`  ${path}: ${Math.round((loss.minutes * 60_000 - (end - Date.now())) / 60_000)} min, ${roleChangesSince(lab, started).length} role change(s), ${vipMoves} VIP move(s)`);
+      }
+    }
+    await probe.stop();
+    session.observers = [];
+    const dropped: Partial<Record<NodeName, { sent: number; dropped: number }>> = {};
+    for (const n of lossy) dropped[n] = await droppedBy(lab, n);
+    const roleChanges = roleChangesSince(lab, started);
+    if (opts.logs !== null) saveLogs(lab, opts.logs, `${system.name}-loss-${path}`);
+    return {
+      ...base, primary, started, roleChanges, vipMoves, dropped,
+      repliesFromOther: probe.replies.filter((r) => r.node === other(primary)).length, clientReplies: probe.replies.length,
+      error: null,
+    };
+  } catch (err) {
+    if (opts.logs !== null) saveLogs(lab, opts.logs, `${system.name}-loss-${path}-failed`);
+    return {
+      ...base, primary: null, started: null, roleChanges: [], vipMoves: 0, repliesFromOther: 0, clientReplies: 0, dropped: {},
+      error: message(err),
+    };
+  } finally {
+    await session.teardown(lab);
+  }
+}
+
+async function mainLoss(loss: LossOptions, opts: Options): Promise<void> {
+  const command = ['node', 'dist/bench/failover-bench.js', ...process.argv.slice(2)].join(' ');
+  const started = new Date();
+  const records: LossRecord[] = [];
+  for (const name of opts.systems) {
+    for (const path of loss.paths) {
+      if (session.isAborting()) break;
+      log(`bench:failover loss: ${name}, ${loss.percent} % of the echo requests dropped on ${path === 'primary' ? "the primary's path" : "both nodes' paths"} for ${loss.minutes} min`);
+      const r = await lossRun(systemOf(name), path, loss, opts);
+      records.push(r);
+      log(`  ${r.error ?? `${r.roleChanges.length} role change(s), ${r.vipMoves} VIP move(s), ${r.repliesFromOther} client replies from the other node`}`);
+    }
+  }
+  sweep(session.dirs);
+  const finished = new Date();
+  const json = `${JSON.stringify({ command, started: started.toISOString(), finished: finished.toISOString(), runs: records }, null, 2)}\n`;
+  if (opts.save !== null) writeFileSync(opts.save, json);
+  if (opts.json) { process.stdout.write(json); return; }
+  const pct = (r: LossRecord): string => Object.entries(r.dropped)
+    .map(([n, d]) => `${n}: ${d.dropped} of ${d.sent} (${d.sent === 0 ? '–' : ((d.dropped / d.sent) * 100).toFixed(1)} %)`).join(', ');
+  const out = [
+    `Random probe loss on real networking — ${started.toISOString()} (${Math.round((finished.getTime() - started.getTime()) / 1000)} s)`,
+    `Command: \`${command}\``,
+    '',
+    '| system | loss on | loss | minutes | role changes | VIP moves | client replies from the other node | echo requests dropped |',
+    '|---|---|---|---|---|---|---|---|',
+    ...records.map((r) => `| ${r.system} | ${r.path === 'primary' ? "primary's path" : "both nodes' paths"} | ${r.percent} % | ${r.minutes} | ${r.error === null ? r.roleChanges.length : `error: ${r.error}`} | ${r.vipMoves} | ${r.repliesFromOther} of ${r.clientReplies} | ${pct(r)} |`),
+    '',
+    ...records.flatMap((r) => r.roleChanges.map((c) => `- ${c}`)),
+    '',
+  ];
+  process.stdout.write(out.join('\n'));
+}
 
 // ── results ─────────────────────────────────────────────────────────────────────────────────
 
@@ -282,6 +469,10 @@ async function main(): Promise<void> {
     kaVersion = keepalivedVersion(`${v.stdout}\n${v.stderr}`);
   }
   session.removeOnSignals();
+  if (opts.loss !== null) {
+    await mainLoss(opts.loss, opts);
+    return;
+  }
 
   const command = ['node', 'dist/bench/failover-bench.js', ...process.argv.slice(2)].join(' ');
   const started = new Date();

@@ -11,10 +11,14 @@ export function nextHopTakeoverBound(t: TimingProfile): Millis {
   // The first unanswered probe leaves within one interval of the loss; it is overdue
   // `suspectAfterMs` later and the burst starts on the next tick; the burst sends one probe a
   // tick, so the `probeFall`-th miss of the run (the regular probe and probeFall − 1 burst ones)
-  // left probeFall − 2 ticks after the burst's first, and is known one timeout and one tick
-  // after it left. The peer's fresh answers are in its heartbeats long before that; no hold;
-  // the handover is one heartbeat crossing.
-  return t.probeIntervalMs + t.suspectAfterMs + t.probeTimeoutMs + t.probeFall * t.tickMs + 5;
+  // left probeFall − 2 ticks after the burst's first. The primary acts once it knows that miss
+  // (one timeout after it left) and holds the peer's evidence: an answer to a probe the peer
+  // sent more than the margin (plus the clock error, about a tick) after it — the peer's burst
+  // on the suspicion ended long before, so its next regular probe (within one interval), then
+  // its next heartbeat. Whichever comes last, one tick later; no hold; the handover is one
+  // heartbeat crossing.
+  const evidence = t.evidenceMarginMs + t.probeIntervalMs + t.heartbeatIntervalMs + 2 * t.tickMs;
+  return t.probeIntervalMs + t.suspectAfterMs + Math.max(t.probeTimeoutMs, evidence) + t.probeFall * t.tickMs + 5;
 }
 
 /** The same with a peer on HA protocol 1 (no evidence: the hold rule), for reference. */

@@ -12,7 +12,7 @@ import { hmacSha256 } from '../adapters/crypto/hmac.js';
 import { encodeHeartbeat } from '../core/wire/codec.js';
 import { sampleHeartbeat } from '../core/wire/fixtures.test-support.js';
 import type { Lab } from '../lab/lab.js';
-import { NODE_ADDRESSES, NODES, ROUTER_ROLE } from '../lab/topology.js';
+import { NODE_ADDRESSES, NODES, ROUTER_ROLE, type NodeName } from '../lab/topology.js';
 import {
   blockAddress, blockHeartbeats, cannotRun, HEARTBEAT_PORT, logLines, sleep, status, steady, unblock, VIP, waitFor, withLab,
 } from './support.js';
@@ -57,19 +57,44 @@ describe('HA on real networking (namespaces)', { skip, concurrency: false }, () 
   // namespaces share one kernel clock; the simulator covers skewed clocks.)
   it('no role change when the shared ext router stops answering both nodes at once; the VIP stays served', () => withLab('default', async (lab) => {
     const { primary } = await steady(lab);
-    const nodes = `{ ${NODES.map((n) => (NODE_ADDRESSES[n].ext0.split('/')[0] ?? '')).join(', ')} }`;
-    const rules = `table inet tdmtest {\n  chain in { type filter hook input priority 0; ip saddr ${nodes} icmp type echo-request drop; }\n}\n`;
-    const r = await lab.exec(ROUTER_ROLE.ext, ['nft', '-f', '-'], { input: rules });
-    assert.equal(r.code, 0, r.stderr);
-    await waitFor('both nodes to see the router down', 5000, async () => {
-      const [a, b] = [await status(lab, 'a'), await status(lab, 'b')];
-      const down = (n: typeof a) => n.next_hops.find((h) => h.interface === 'ext0')?.this_node.reachable === false;
-      return down(a) && down(b) ? true : undefined;
-    });
+    await routerIgnores(lab, NODES);
+    await bothSeeExtDown(lab);
     await sleep(5000);
     assert.equal(await lab.vipOwner(), primary);
     assert.equal((await status(lab, primary)).this_node.role, 'primary');
     await servedBy(lab, primary);
+  }));
+
+  // The same router lost 2 s apart, the secondary first: the primary still reaches more for 2 s
+  // (nothing to do), then loses it too — every answer the secondary has is older than that loss,
+  // so no role change, however late the primary notices.
+  it('no role change when the shared ext router stops answering the secondary, then 2 s later the primary; the VIP stays served', () => withLab('default', async (lab) => {
+    const { primary, secondary } = await steady(lab);
+    await routerIgnores(lab, [secondary]);
+    await sleep(2000);
+    await routerIgnores(lab, [primary]);
+    await bothSeeExtDown(lab);
+    await sleep(5000);
+    assert.equal(await lab.vipOwner(), primary);
+    assert.equal((await status(lab, primary)).this_node.role, 'primary');
+    assert.equal(logLines(lab, primary).filter((l) => l.event === 'role-change' && l.msg.includes('primary → secondary')).length, 0);
+    await servedBy(lab, primary);
+  }));
+
+  // The other order is not a shared loss: for 2 s the router answers the secondary and not the
+  // primary, so the secondary's answers are newer than the primary's loss — the primary's own
+  // loss, one handover (docs/ha-core.md). When the secondary loses it too, both reach the same:
+  // no switch back, the VIP stays where it went.
+  it('the router stops answering the primary, then 2 s later the secondary: one handover, then no further change', () => withLab('default', async (lab) => {
+    const { primary, secondary } = await steady(lab);
+    await routerIgnores(lab, [primary]);
+    await sleep(2000);
+    await routerIgnores(lab, [secondary]);
+    await bothSeeExtDown(lab);
+    await sleep(5000);
+    assert.equal(await lab.vipOwner(), secondary);
+    assert.equal((await status(lab, secondary)).this_node.role, 'primary');
+    await servedBy(lab, secondary);
   }));
 
   it('HA link cut with the redundant path up: no takeover, redundant heartbeat degraded', () => withLab('default', async (lab) => {
@@ -223,6 +248,23 @@ describe('HA on real networking (namespaces)', { skip, concurrency: false }, () 
 
 /** Runs the `tandem` CLI for `node` (inside its namespace, as an operator on that node would). */
 /** The client's pings to the VIP are all answered by `node`. */
+/** nftables in the ext router's namespace drop the echo requests of `nodes`: it stops answering them. */
+async function routerIgnores(lab: Lab, nodes: readonly NodeName[]): Promise<void> {
+  for (const n of nodes) {
+    const rules = `table inet tdmtest_${n} {\n  chain in { type filter hook input priority 0; ip saddr ${NODE_ADDRESSES[n].ext0.split('/')[0] ?? ''} icmp type echo-request drop; }\n}\n`;
+    const r = await lab.exec(ROUTER_ROLE.ext, ['nft', '-f', '-'], { input: rules });
+    assert.equal(r.code, 0, r.stderr);
+  }
+}
+
+async function bothSeeExtDown(lab: Lab): Promise<void> {
+  await waitFor('both nodes to see the router down', 5000, async () => {
+    const [a, b] = [await status(lab, 'a'), await status(lab, 'b')];
+    const down = (n: typeof a) => n.next_hops.find((h) => h.interface === 'ext0')?.this_node.reachable === false;
+    return down(a) && down(b) ? true : undefined;
+  });
+}
+
 async function servedBy(lab: Lab, node: 'a' | 'b'): Promise<void> {
   const ping = await lab.clientPing(VIP, { count: 5, intervalMs: 100 });
   assert.ok(ping.replies.length > 0 && ping.replies.every((r) => r.ok && r.node === node), `the client is answered by ${node}`);
