@@ -231,10 +231,11 @@ describe('data synchronization on real networking (namespaces)', { skip, concurr
     await waitFor(`${secondary} to take over after its resync`, 60_000, async () => ((await lab.vipOwner()) === secondary ? true : undefined));
     await clientFollows(lab, secondary);
     promotionAfterUpToDate(since(logLines(lab, secondary), cutAt));
-    // The resync sent what changed (two files, one removal), not what the secondary already held.
+    // The resync sent what changed (two files, one removal, the new directory), not what the
+    // secondary already held.
     const plan = since(logLines(lab, primary), healAt).map((l) => /^full resync: (\d+) files \((\d+) bytes\)/.exec(l.msg)).find((m) => m !== null);
     const changedBytes = statSync(join(p.data, 'during-cut/new.bin')).size + statSync(join(p.data, 'base/one.txt')).size;
-    assert.deepEqual([Number(plan?.[1]), Number(plan?.[2])], [3, changedBytes], 'the resync plan');
+    assert.deepEqual([Number(plan?.[1]), Number(plan?.[2])], [4, changedBytes], 'the resync plan');
     assert.deepEqual(nodeTrees(lab, secondary), expected, 'the new primary holds every write made during the cut');
     await inSync(lab, primary);
     assert.deepEqual(nodeTrees(lab, primary), expected);
@@ -295,8 +296,11 @@ describe('data synchronization on real networking (namespaces)', { skip, concurr
       assert.equal(siblings.length, 1, `one preserved copy of root ${name}: ${JSON.stringify(siblings)}`);
       assert.deepEqual(treeHashes(join(dirname(dir), siblings[0] ?? '')), apart[loser][name], `root ${name} preserved`);
     }
-    // A full resync: every file of the survivor, sent to an empty root.
-    const files = Object.values(apart[survivor]).reduce((n, t) => n + Object.keys(t).length, 0);
+    // A full resync: every file of the survivor and every directory holding them (replicated
+    // as entries of their own), sent to an empty root.
+    const entries = (paths: readonly string[]): number =>
+      new Set(paths.flatMap((p) => p.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/')))).size;
+    const files = Object.values(apart[survivor]).reduce((n, t) => n + entries(Object.keys(t)), 0);
     const plan = since(logLines(lab, survivor), resolveAt).map((l) => /^full resync: (\d+) files/.exec(l.msg)).find((m) => m !== null);
     assert.equal(Number(plan?.[1]), files, 'the whole data set was sent');
     assert.deepEqual(nodeTrees(lab, survivor), apart[survivor], 'the kept data are untouched');
