@@ -173,7 +173,11 @@ export class SourceSession {
     return new Promise((resolve, reject) => {
       const waiter: BarrierWaiter = { id: ++this.barrierId, ready: false, resolve, reject };
       this.waiters.push(waiter);
-      setImmediate(() => { waiter.ready = true; this.wake?.(); });
+      // Ready once the watcher's events for writes made before this call have been read: the
+      // kernel queued them at the write, and a poll phase reads them — the one between the check
+      // phase of this turn and the next. Two immediates span it, whatever the loop is doing (a
+      // live loop that is busy does not sleep before it looks at the barriers).
+      setImmediate(() => { setImmediate(() => { waiter.ready = true; this.wake?.(); }); });
     });
   }
 
